@@ -1,0 +1,161 @@
+"""Per-student feedback as one self-contained HTML page.
+
+At the top, a table of parts with points and what went wrong; below, the notebook as graded:
+instructions, the student's code with its outputs, and every test with its result. Hidden
+tests never appear: a test cell shows only its released (visible) source, and a hidden check
+that failed shows the failure message alone, without its code or traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["PartResult", "render_feedback"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.5rem;margin-bottom:.2rem} .sub{color:#555;margin-top:0}
+table.parts{border-collapse:collapse;width:100%;margin:1rem 0} table.parts td,table.parts th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+.pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600} .skip{color:#9a6700;font-weight:600}
+.cell{margin:1rem 0;border-left:4px solid #d0d7de;padding-left:.8rem} .cell.test{border-color:#8250df} .cell.answer{border-color:#0969da}
+.cell.test.ok{border-color:#1a7f37} .cell.test.bad{border-color:#cf222e}
+.label{font-size:.8rem;color:#57606a;text-transform:uppercase;letter-spacing:.04em}
+pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word;font-size:.85rem;margin:.3rem 0}
+pre.out{background:#fff;border:1px solid #eee} pre.err{background:#fff5f5;border:1px solid #ffd7d5} pre.stderr{background:#fffbe6}
+.notes{background:#fff8c5;padding:.6rem 1rem;border-radius:6px} .md{margin:.5rem 0}
+img{max-width:100%}
+"""
+
+
+@dataclass
+class PartResult:
+    """The grade of one test cell."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    status: str  # passed | failed | not run
+    message: str = ""
+    hidden: bool = False
+    segments: list = field(default_factory=list)  # [(code, hidden, reply)]
+
+
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+
+
+def _markdown(text: str) -> str:
+    """Markdown to HTML (mistune, as nbconvert uses), with LaTeX kept verbatim."""
+    maths: list[str] = []
+
+    def stash(match: re.Match) -> str:
+        maths.append(match.group(0))
+        return f"MATHPLACEHOLDER{len(maths) - 1}X"
+
+    try:
+        import mistune
+
+        rendered = mistune.html(_MATH.sub(stash, text))
+    except Exception:  # mistune missing or failing: show the text as it is
+        return f"<pre>{html.escape(text)}</pre>"
+    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: f"<code>{html.escape(maths[int(m.group(1))])}</code>", rendered)
+
+
+def _outputs(reply: dict | None, show_traceback: bool = True) -> str:
+    if not reply:
+        return ""
+    parts = []
+    for output in reply.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "stream":
+            cls = "out stderr" if output.get("name") == "stderr" else "out"
+            parts.append(f'<pre class="{cls}">{html.escape(output.get("text", ""))}</pre>')
+        elif kind in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            if "image/png" in data:
+                try:
+                    base64.b64decode(data["image/png"], validate=True)
+                    parts.append(f'<img alt="figure" src="data:image/png;base64,{data["image/png"]}">')
+                    continue
+                except ValueError:
+                    pass
+            parts.append(f'<pre class="out">{html.escape(data.get("text/plain", ""))}</pre>')
+    error = reply.get("error")
+    if error:
+        if show_traceback and error.get("traceback"):
+            text = "\n".join(error["traceback"])
+        else:
+            text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
+        parts.append(f'<pre class="err">{html.escape(text)}</pre>')
+    return "".join(parts)
+
+
+def render_feedback(
+    student_id: str,
+    assignment: str,
+    score: float,
+    max_score: float,
+    status: str,
+    message: str,
+    parts: list[PartResult],
+    cells: list[tuple],  # (plan cell, replies: list of (code, hidden, reply))
+    timestamp: str,
+) -> str:
+    """The feedback page as an HTML string."""
+    esc = html.escape
+    rows = []
+    for part in parts:
+        cls = {"passed": "pass", "failed": "fail"}.get(part.status, "skip")
+        rows.append(
+            f"<tr><td>{esc(part.grade_id)}</td><td>{part.points:g} / {part.max_points:g}</td>"
+            f'<td class="{cls}">{esc(part.status)}</td><td>{esc(part.message)}</td></tr>'
+        )
+    body = [
+        f"<h1>{esc(assignment)}: {score:g} / {max_score:g} points</h1>",
+        f'<p class="sub">Student {esc(student_id)} &middot; graded {esc(timestamp)} &middot; status: {esc(status)}</p>',
+    ]
+    if message:
+        body.append(f'<div class="notes"><strong>Notes:</strong> {esc(message)}</div>')
+    body.append('<table class="parts"><tr><th>Part</th><th>Points</th><th>Result</th><th>Details</th></tr>')
+    body.extend(rows)
+    body.append("</table><h2>Your notebook as graded</h2>")
+    part_of = {p.grade_id: p for p in parts}
+    for cell, runs in cells:
+        if cell.cell_type == "markdown":
+            body.append(f'<div class="md">{_markdown(cell.shown_source)}</div>')
+            continue
+        if cell.role == "test":
+            part = part_of.get(cell.grade_id)
+            ok = part is not None and part.status == "passed"
+            verdict = f"{part.points:g} / {part.max_points:g} points" if part else ""
+            body.append(f'<div class="cell test {"ok" if ok else "bad"}"><div class="label">test {esc(cell.grade_id or "")}: {verdict}</div>')
+            body.append(f"<pre>{esc(cell.shown_source)}</pre>")
+            for _code, hidden, reply in runs:
+                if hidden:
+                    if reply is None:
+                        body.append('<p class="skip">Hidden tests: not run.</p>')
+                    elif reply.get("error"):
+                        err = reply["error"]
+                        body.append(
+                            f'<p class="fail">Hidden tests failed:</p><pre class="err">{esc(err.get("ename", "Error"))}: {esc(err.get("evalue", ""))}</pre>'
+                        )
+                    else:
+                        body.append('<p class="pass">Hidden tests passed.</p>')
+                else:
+                    body.append(_outputs(reply) if reply is not None else '<p class="skip">Not run.</p>')
+            body.append("</div>")
+        else:
+            kind = "answer" if cell.role == "answer" else "code"
+            label = {"answer": "your answer", "extra": "your cell", "given": "given code"}[cell.role]
+            body.append(f'<div class="cell {kind}"><div class="label">{label}</div><pre>{esc(cell.shown_source)}</pre>')
+            reply = runs[0][2] if runs else None
+            body.append(_outputs(reply) if reply is not None else '<p class="skip">Not run.</p>')
+            body.append("</div>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(assignment)} feedback: {esc(student_id)}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
