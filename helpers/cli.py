@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, default=None, help="parallel graders (default: CPU count)")
     grade.add_argument("--timeout", type=float, default=None, help="seconds per cell (default 120)")
     grade.add_argument("--total-timeout", type=float, default=None, help="seconds per submission (default 600)")
+    grade.add_argument("--memory", type=int, default=None, help="MB of memory a submission may use (default 4096)")
     grade.add_argument("--student", action="append", default=None, help="regrade only this student (repeatable)")
     grade.add_argument("--scheduler", default=None, help="address of a Dask scheduler to grade on")
     grade.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap even if available")

@@ -90,53 +90,58 @@ class _Capture:
 
 
 class _Guard:
-    """Snapshot of the modules and classes that tests rely on, restored before every test.
+    """Snapshot of the modules and classes that tests and this kernel rely on, restored after
+    every cell.
 
     A student who rebinds ``builtins.abs``, ``numpy.allclose``, ``torch.Tensor.__eq__`` or a
-    function of ``helpers.grading`` changes nothing for the tests that follow.
+    function of ``helpers.grading`` changes nothing for the cells that follow, tests included.
+    The restore itself only uses references taken here, before any student code ran.
     """
 
     PREFIXES = ("numpy", "torch", "helpers", "math", "operator", "functools", "itertools", "collections",
-                "builtins", "importlib", "inspect", "types", "re", "json", "random", "statistics")  # fmt: skip
+                "builtins", "importlib", "inspect", "types", "re", "json", "random", "statistics", "os",
+                "posix", "signal", "time", "io", "traceback", "IPython")  # fmt: skip
 
     def __init__(self):
-        self.modules = {
-            name: (module, dict(vars(module)))
-            for name, module in list(sys.modules.items())
-            if module is not None and name.split(".")[0] in self.PREFIXES
-        }
+        import builtins
+
+        modules = [(n, m) for n, m in list(sys.modules.items()) if m is not None and n.split(".")[0] in self.PREFIXES]
+        modules.sort(key=lambda item: item[0] != "builtins")  # builtins first: the rest needs them
+        self.modules = [(name, module, vars(module), dict(vars(module))) for name, module in modules]
         self.classes = []
         torch = sys.modules.get("torch")
         if torch is not None:
             for cls in (torch.Tensor, torch.nn.Module, torch.nn.Parameter):
-                self.classes.append((cls, dict(vars(cls))))
+                self.classes.append((cls, vars(cls), dict(vars(cls))))
         self.meta_path = list(sys.meta_path)
         self.path_hooks = list(sys.path_hooks)
+        self._sys = sys
+        self._setattr, self._delattr = type.__setattr__, type.__delattr__
+        self._builtins = builtins
 
     def restore(self) -> None:
-        sys.settrace(None)
-        sys.setprofile(None)
-        sys.meta_path[:] = self.meta_path
-        sys.path_hooks[:] = self.path_hooks
-        sys.path_importer_cache.clear()
-        for name, (module, snapshot) in self.modules.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-            namespace = vars(module)
-            for key, value in snapshot.items():
-                if namespace.get(key, _MISSING) is not value:
-                    namespace[key] = value
-        for cls, snapshot in self.classes:
-            current = vars(cls)
-            for key, value in snapshot.items():
-                if current.get(key, _MISSING) is not value:
+        missing, sys_ = _MISSING, self._sys
+        for name, module, namespace, snapshot in self.modules:
+            for key, value in dict.items(snapshot):
+                if dict.get(namespace, key, missing) is not value:
+                    dict.__setitem__(namespace, key, value)
+            if dict.get(sys_.modules, name) is not module:
+                dict.__setitem__(sys_.modules, name, module)
+        sys_.settrace(None)
+        sys_.setprofile(None)
+        sys_.meta_path[:] = self.meta_path
+        sys_.path_hooks[:] = self.path_hooks
+        sys_.path_importer_cache.clear()
+        for cls, current, snapshot in self.classes:
+            for key, value in dict.items(snapshot):
+                if current.get(key, missing) is not value:
                     try:
-                        type.__setattr__(cls, key, value)
+                        self._setattr(cls, key, value)
                     except (TypeError, AttributeError):
                         pass
             for key in [k for k in current if k not in snapshot]:
                 try:
-                    type.__delattr__(cls, key)
+                    self._delattr(cls, key)
                 except (TypeError, AttributeError):
                     pass
 
@@ -286,8 +291,6 @@ def _run_child(job: dict, shell, reader, writer) -> None:
         message = json.loads(line)
         if message.get("op") != "cell":
             break
-        if message.get("kind") == "test":
-            guard.restore()
         stdout = _Capture("stdout", cap, 1)
         stderr = _Capture("stderr", cap, 2)
         shell.outputs, shell.error = [], None
@@ -305,6 +308,7 @@ def _run_child(job: dict, shell, reader, writer) -> None:
         except BaseException as error:  # noqa: BLE001 - report anything the shell let through
             shell.error = {"ename": type(error).__name__, "evalue": str(error)[:2000], "traceback": []}
         finally:
+            guard.restore()  # undo any rebinding of library functions before anything else runs
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         seconds = time.perf_counter() - start

@@ -195,9 +195,7 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     status = submission.status or job.status
     if job.message:
         notes.append(job.message)
-    failed_answers = [c.grade_id for c, s in zip(plan.cells, runs, strict=True) if c.role == "answer" and any(r[2] and r[2].get("error") for r in s)]
-    if failed_answers:
-        notes.append(f"error in answer cell(s) {', '.join(failed_answers)}")
+    notes.extend(_cell_errors(plan, runs))
     message = "; ".join(n for n in [submission.message if submission.status else "", *notes] if n)
     record.update(score=score, status=status or "graded", message=message, seconds=round(job.seconds, 3))
     record["parts"] = [
@@ -210,6 +208,21 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     )  # fmt: skip
     record["graded_ipynb"] = _graded_notebook(plan, runs, source_nb)
     return record
+
+
+def _cell_errors(plan, runs) -> list[str]:
+    """Notes on errors in the student's own cells (answers and added cells)."""
+    notes, previous = [], "the start"
+    for cell, segments in zip(plan.cells, runs, strict=True):
+        if cell.role in ("answer", "extra"):
+            for _code, _hidden, reply in segments:
+                error = (reply or {}).get("error")
+                if error and error.get("ename") not in ("NotImplementedError",):
+                    where = f"answer cell '{cell.grade_id}'" if cell.role == "answer" else f"your cell after {previous}"
+                    notes.append(f"error in {where}: {error.get('ename')}: {error.get('evalue', '')[:150]}")
+        if cell.grade_id:
+            previous = f"'{cell.grade_id}'"
+    return notes[:5]
 
 
 def _score(cell, segments) -> PartResult:
@@ -470,6 +483,10 @@ def grade_command(args) -> int:
         if args.total_timeout <= 0:
             raise ValueError(f"--total-timeout {args.total_timeout} must be a positive number of seconds")
         settings.total_timeout = args.total_timeout
+    if args.memory is not None:
+        if args.memory < 64:
+            raise ValueError(f"--memory {args.memory} is too small: give megabytes, at least 64")
+        settings.memory_mb = args.memory
     if args.no_sandbox:
         settings.sandbox = False
     workers = args.workers or os.cpu_count() or 1
