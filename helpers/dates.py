@@ -43,6 +43,7 @@ __all__ = [
     "FIRST_DATE",
     "FORMATS",
     "LAST_DATE",
+    "TEST_SEED",
     "DateBatch",
     "DatePair",
     "DateSplits",
@@ -50,7 +51,10 @@ __all__ = [
     "batches",
     "encode_pairs",
     "generate_dates",
+    "join_dates",
     "load_dates",
+    "number_words",
+    "ordinal_suffix",
     "ordinal_words",
     "render",
     "source_vocab",
@@ -192,11 +196,16 @@ def render(date: datetime.date, fmt: str) -> str:
 # ----------------------------------------------------------------------------- examples and splits
 @dataclass(frozen=True)
 class DatePair:
-    """One example: ``source`` (a human-written date), ``target`` (ISO 8601) and its format."""
+    """One example: ``source`` (one or more human-written dates), ``target`` (the ISO 8601
+    dates, separated by spaces) and the format of each date."""
 
     source: str
     target: str
-    format: str
+    formats: tuple[str, ...]
+
+    @property
+    def n_dates(self) -> int:
+        return len(self.formats)
 
 
 @dataclass(frozen=True)
@@ -227,6 +236,11 @@ def _partition() -> dict[str, list[int]]:
     }
 
 
+@functools.cache
+def _split_by_ordinal() -> dict[int, str]:
+    return {day: name for name, days in _partition().items() for day in days}
+
+
 def split_of(date: datetime.date) -> str:
     """Which split ``date`` belongs to: "train", "valid" or "test"."""
     if not FIRST_DATE <= date <= LAST_DATE:
@@ -234,29 +248,39 @@ def split_of(date: datetime.date) -> str:
     return _split_by_ordinal()[date.toordinal()]
 
 
-@functools.cache
-def _split_by_ordinal() -> dict[int, str]:
-    return {day: name for name, days in _partition().items() for day in days}
+def join_dates(parts: Sequence[str]) -> str:
+    """How a list of dates is written: "A", "A and B", "A; B and C", ..."""
+    if len(parts) == 0:
+        raise ValueError("join_dates needs at least one date")
+    if len(parts) == 1:
+        return parts[0]
+    return "; ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def generate_dates(
     n: int,
     split: str = "train",
     seed: int = 0,
+    n_dates: int | tuple[int, int] = (1, 3),
     min_len: int = 1,
     max_len: int | None = None,
     formats: Sequence[str] | None = None,
 ) -> list[DatePair]:
-    """``n`` examples whose dates come from ``split``, each date drawn uniformly and then a
-    format drawn uniformly among ``formats`` (default: all) that can write it.
+    """``n`` examples whose dates all come from ``split``.
 
-    Only sources with ``min_len <= len(source) <= max_len`` are kept (rejection sampling), so
-    the result is reproducible for a given ``seed``.
+    Each example has a number of dates drawn uniformly from ``n_dates`` (an int or an
+    inclusive range); each date is drawn uniformly from the split and written in a format drawn
+    uniformly among ``formats`` (default: all) that can write it; several dates are joined as
+    "A; B and C". Only sources with ``min_len <= len(source) <= max_len`` are kept (rejection
+    sampling), so the result is reproducible for a given ``seed``.
     """
     if split not in _SPLITS:
         raise ValueError(f"split={split!r} must be one of {', '.join(_SPLITS)}")
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n={n!r} must be a non-negative integer")
+    lo, hi = (n_dates, n_dates) if isinstance(n_dates, int) else tuple(n_dates)
+    if not 1 <= lo <= hi:
+        raise ValueError(f"n_dates={n_dates!r} must be a positive int or a range (lo, hi) with 1 <= lo <= hi")
     formats = list(FORMATS if formats is None else formats)
     unknown = [f for f in formats if f not in _FORMATS]
     if unknown or not formats:
@@ -272,17 +296,21 @@ def generate_dates(
         if tries > 200 * n + 1000:
             raise ValueError(
                 f"only {len(pairs)} of {n} examples have {min_len} <= length <= {max_len} with "
-                f"formats {formats}: widen the length range"
+                f"n_dates={n_dates} and formats {formats}: widen the length range"
             )
-        date = datetime.date.fromordinal(rng.choice(days))
-        usable = [f for f in formats if _FORMATS[f][1](date)]
-        if not usable:
-            continue
-        fmt = rng.choice(usable)
-        source = _FORMATS[fmt][0](date)
-        if len(source) < min_len or (max_len is not None and len(source) > max_len):
-            continue
-        pairs.append(DatePair(source, date.isoformat(), fmt))
+        dates, chosen = [], []
+        for _ in range(rng.randint(lo, hi)):
+            date = datetime.date.fromordinal(rng.choice(days))
+            usable = [f for f in formats if _FORMATS[f][1](date)]
+            if not usable:  # only two-digit-year formats and a date outside their window
+                break
+            dates.append(date)
+            chosen.append(rng.choice(usable))
+        else:
+            source = join_dates([_FORMATS[f][0](d) for d, f in zip(dates, chosen, strict=True)])
+            if min_len <= len(source) and (max_len is None or len(source) <= max_len):
+                target = " ".join(d.isoformat() for d in dates)
+                pairs.append(DatePair(source, target, tuple(chosen)))
     return pairs
 
 
@@ -292,18 +320,24 @@ def load_dates(
     n_valid: int = 500,
     n_test: int = 1_000,
     n_long: int = 500,
-    max_train_len: int = 36,
+    n_dates: int | tuple[int, int] = (1, 3),
+    max_train_len: int = 60,
+    max_long_len: int = 100,
 ) -> DateSplits:
     """The week-4 data set: train/valid (drawn with ``seed``) and the fixed test and long sets.
 
     ``test`` has the training length range (sources of at most ``max_train_len`` characters);
-    ``long`` has only sources longer than that. Both use test dates and :data:`TEST_SEED`.
+    ``long`` has sources of ``max_train_len + 1`` to ``max_long_len`` characters. Both use test
+    dates and :data:`TEST_SEED`, whatever ``seed`` is.
     """
+    if max_long_len <= max_train_len:
+        raise ValueError(f"max_long_len={max_long_len} must exceed max_train_len={max_train_len}")
+    kw = {"n_dates": n_dates}
     return DateSplits(
-        train=generate_dates(n_train, "train", seed=seed, max_len=max_train_len),
-        valid=generate_dates(n_valid, "valid", seed=seed + 1, max_len=max_train_len),
-        test=generate_dates(n_test, "test", seed=TEST_SEED, max_len=max_train_len),
-        long=generate_dates(n_long, "test", seed=TEST_SEED + 1, min_len=max_train_len + 1),
+        train=generate_dates(n_train, "train", seed=seed, max_len=max_train_len, **kw),
+        valid=generate_dates(n_valid, "valid", seed=seed + 1, max_len=max_train_len, **kw),
+        test=generate_dates(n_test, "test", seed=TEST_SEED, max_len=max_train_len, **kw),
+        long=generate_dates(n_long, "test", seed=TEST_SEED + 1, min_len=max_train_len + 1, max_len=max_long_len, **kw),
         max_train_len=max_train_len,
     )
 
@@ -313,7 +347,7 @@ class Vocab:
     """A character vocabulary with the four special symbols of sequence-to-sequence models:
     padding (id 0), begin (1), end (2) and unknown (3).
 
-    >>> v = Vocab("0123456789-")
+    >>> v = Vocab("0123456789- ")
     >>> v.encode("2021", bos=True, eos=True)
     [1, 6, 4, 6, 5, 2]
     >>> v.decode([1, 6, 4, 6, 5, 2, 0, 0])
@@ -365,8 +399,8 @@ def source_vocab() -> Vocab:
 
 
 def target_vocab() -> Vocab:
-    """The characters of ISO 8601 dates: digits and the hyphen."""
-    return Vocab("0123456789-")
+    """The characters of ISO 8601 dates (digits, hyphen) and the space between dates."""
+    return Vocab("0123456789- ")
 
 
 # ----------------------------------------------------------------------------- batches of ids

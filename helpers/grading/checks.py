@@ -164,6 +164,8 @@ def as_str(value, name: str = "value") -> str:
 def as_array(value, name: str = "value", shape: Sequence[int | None] | None = None, dtype=np.float64) -> np.ndarray:
     """A NumPy array (a copy) from an array, tensor, number or nested list of numbers."""
     result = plain(value, name)
+    if _has_text(result):
+        _fail(f"{name} should hold numbers, but it holds text: {_short(result)}")
     try:
         array = _np_array(result, dtype=dtype)
     except (TypeError, ValueError) as error:
@@ -171,6 +173,16 @@ def as_array(value, name: str = "value", shape: Sequence[int | None] | None = No
     if shape is not None:
         check_shape(array, shape, name)
     return array
+
+
+def _has_text(value) -> bool:
+    if _type(value) in (str, bytes):
+        return True
+    if _isinstance(value, _ndarray):
+        return value.dtype.kind in "USO"
+    if _type(value) in (list, tuple):
+        return any(_has_text(item) for item in value)
+    return False
 
 
 def check_type(value, types: type | tuple[type, ...], name: str = "value") -> None:
@@ -290,7 +302,10 @@ def _short(value, limit: int = 120) -> str:
 
 def check_true(condition, message: str) -> None:
     """``condition`` is a real ``True`` (a ``bool`` or NumPy bool), not merely truthy."""
-    value = plain(condition, "condition")
+    try:
+        value = plain(condition, "condition")
+    except GradingFailure:
+        value = condition
     if _isinstance(value, _ndarray) and value.shape == () and value.dtype == bool:
         value = bool(value)
     if _type(value) is not bool:
