@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=None, help="folder for the executed copies (default: none kept)")
     run.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
 
-    commands.add_parser("doctor", help="check packages, data sets and device")
+    doctor = commands.add_parser("doctor", help="check packages, data sets and device")
+    doctor.add_argument("--instructor", action="store_true", help="also require the instructor tools")
 
     rel = commands.add_parser("release", help="generate student versions from solutions/ with nbgrader")
     rel.add_argument("week", nargs="?", help="one week (default: every week in solutions/)")
@@ -60,7 +61,7 @@ def _run(args) -> int:
     kind = "solutions" if args.solutions else "notebooks"
     paths = find_notebooks(None if args.all else args.week, kind=kind)
     if not paths:
-        raise ValueError(f"no {kind} notebook matches {args.week!r}")
+        raise ValueError(f"no {'lecture' if kind == 'notebooks' else 'solution'} notebook matches {args.week!r}")
     rows = []
     for path in paths:
         print(f"running {path.relative_to(path.parents[1])} ...", flush=True)
@@ -78,58 +79,11 @@ def _run(args) -> int:
 
 
 def _doctor(args) -> int:
-    from importlib.metadata import PackageNotFoundError, version
+    from helpers.environment import check_environment, format_report
 
-    core = ["torch", "numpy", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq"]
-    instructor = ["jupyterlab", "nbgrader", "nbclient", "nbconvert", "psutil", "distributed"]
-    ok = True
-    print("Packages")
-    for group, names, required in (("core", core, True), ("instructor", instructor, False)):
-        for name in names:
-            try:
-                print(f"  [OK]   {name} {version(name)}")
-            except PackageNotFoundError:
-                mark = "[FAIL]" if required else "[--]  "
-                hint = "pip install -e ." if required else "pip install -e '.[instructor]' (instructors only)"
-                print(f"  {mark} {name} missing ({group}: {hint})")
-                ok = ok and not required
-    print("Data sets")
-    from helpers import data
-
-    checks = [
-        ("Wikipedia sample", lambda: f"{len(data.load_corpus('wikipedia'))} articles"),
-        ("Lee news corpus", lambda: f"{len(data.load_corpus('news'))} articles"),
-        ("Google analogies", lambda: f"{sum(map(len, data.load_analogies().values()))} questions"),
-        ("WordSim-353", lambda: f"{len(data.load_word_similarity('wordsim353'))} pairs"),
-        ("SimLex-999", lambda: f"{len(data.load_word_similarity('simlex999'))} pairs"),
-        ("codespell misspellings", lambda: f"{len(data.load_misspellings())} entries"),
-        ("polarity sentences", lambda: f"{len(data.load_polarity())} sentences"),
-        ("wordfreq", lambda: f"{len(data.word_frequencies(1000))} words"),
-    ]
-    for name, load in checks:
-        try:
-            print(f"  [OK]   {name}: {load()}")
-        except Exception as error:  # report every failure, then the verdict
-            ok = False
-            print(f"  [FAIL] {name}: {type(error).__name__}: {error}")
-    print("Device")
-    try:
-        from helpers.training import get_device
-
-        device = get_device()
-        print(f"  [OK]   {device}" + ("" if device.type != "cpu" else " (no GPU found: every notebook runs on CPU)"))
-    except Exception as error:
-        ok = False
-        print(f"  [FAIL] {type(error).__name__}: {error}")
-    from helpers.grading.sandbox import sandbox_available
-
-    print("Grading sandbox")
-    if sandbox_available():
-        print("  [OK]   bubblewrap: submissions run without network and without access to solutions/")
-    else:
-        print("  [--]   bubblewrap not usable: grading runs unsandboxed (apt install bubblewrap)")
-    print("\nAll good." if ok else "\nSome checks failed: see [FAIL] above.")
-    return 0 if ok else 1
+    checks = check_environment(instructor=args.instructor)
+    print(format_report(checks))
+    return 0 if all(c.status != "FAIL" for c in checks) else 1
 
 
 def _release(args) -> int:
