@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import nbformat
 
+from helpers.grading.synthetic import answers, fill
 from helpers.notebooks import ROOT
 
 WEEK = "week00"
@@ -23,24 +23,12 @@ def release() -> nbformat.NotebookNode:
 
 def solutions() -> dict[str, str]:
     """The instructor's answer for every answer cell, without nbgrader's markers."""
-    source = nbformat.read(SOURCE, as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", "", c.source, flags=re.M)
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
+    return answers(nbformat.read(SOURCE, as_version=4))
 
 
-def submission(answers: dict[str, str] | None = None, use_solutions: bool = True) -> nbformat.NotebookNode:
-    """The released notebook with the given answers (default: the instructor's answers)."""
-    nb = release()
-    filled = dict(solutions()) if use_solutions else {}
-    filled.update(answers or {})
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in filled:
-            cell.source = filled[gid]
-    return nb
+def submission(changes: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The released notebook with the instructor's answers, some replaced by ``changes``."""
+    return fill(release(), {**solutions(), **(changes or {})})
 
 
 def cell_index(nb, grade_id: str) -> int:

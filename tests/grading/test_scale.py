@@ -100,3 +100,14 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert "--timeout 0" in capsys.readouterr().err
     assert main(["grade", "week00", str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--student", "zed"]) == 2
     assert "no submission from zed" in capsys.readouterr().err
+
+
+def test_synthetic_class_for_trying_the_grader(tmp_path):
+    from helpers.grading.synthetic import KINDS, make_class
+
+    roster = make_class("week00", 16, tmp_path, seed=3)
+    assert len(roster) == 16 and set(roster.values()) <= set(KINDS)
+    assert sorted(p.stem for p in tmp_path.glob("*.ipynb")) == sorted(roster)
+    assert make_class("week00", 16, tmp_path / "again", seed=3) == roster
+    with pytest.raises(ValueError, match="kinds"):
+        make_class("week00", 4, tmp_path / "bad", mix={"lazy": 1})
