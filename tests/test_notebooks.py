@@ -15,6 +15,7 @@ LECTURES = find_notebooks(kind="notebooks")
 SOURCES = find_notebooks(kind="solutions")
 ALL = LECTURES + SOURCES
 TIMES = ROOT / "build" / "notebook-times"
+MEMORY_BUDGET_MB = 2048  # every notebook must fit a laptop and free Colab
 
 
 def _id(path):
@@ -30,6 +31,7 @@ def test_notebook_runs(path, tmp_path):
               "peak_mb": round(result.peak_mb or 0), "when": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
     (TIMES / (_id(path).replace("/", "__") + ".json")).write_text(json.dumps(record))
     assert result.status == "ok", result.error
+    assert result.peak_mb is None or result.peak_mb < MEMORY_BUDGET_MB, f"{_id(path)} used {result.peak_mb:.0f} MB"
 
 
 @pytest.mark.parametrize("path", ALL, ids=_id)
