@@ -8,6 +8,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots render without a screen
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest -n auto already runs one worker per core; more threads per worker (and per notebook
+# kernel, which inherits this) only contend for the same cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 def pytest_sessionstart(session):

@@ -279,6 +279,8 @@ def word_frequencies(n: int = 50_000, lang: str = "en") -> dict[str, float]:
     """The ``n`` most frequent words of a language with their frequency (a probability)."""
     if n < 1:
         raise ValueError(f"n={n} must be a positive number of words")
-    from wordfreq import top_n_list, word_frequency
+    from itertools import islice
 
-    return {word: word_frequency(word, lang) for word in top_n_list(lang, n)}
+    from wordfreq import get_frequency_dict
+
+    return dict(islice(get_frequency_dict(lang).items(), n))  # most frequent first
