@@ -22,7 +22,8 @@ Implemented (notation of the PyTorch documentation, which the tests check agains
 - :class:`RNN` / :class:`LSTM`: batch-first sequence layers, stacked ``num_layers`` deep, with
   the parameter names of ``torch.nn.RNN`` / ``torch.nn.LSTM`` (``weight_ih_l0``, ...). The clear
   version loops over time in Python; ``fast=True`` hands the same parameters to PyTorch's fused
-  kernel (tested equal). :meth:`LSTM.trace` also returns every gate at every step, for plots.
+  kernel (tested equal; on a GPU in float32, cuDNN may use TF32 products, which differ from
+  the loop's by about 1e-3). :meth:`LSTM.trace` also returns every gate at every step, for plots.
 
 Left out: bidirectional layers, ``proj_size`` (LSTM projections), packed sequences. The layers
 are always batch-first: input (B, T, I), or (T, I) for a single unbatched sequence.
@@ -186,6 +187,8 @@ class RNNCell(nn.Module):
         return x, out, batched
 
     def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
+        if hx is not None and not isinstance(hx, torch.Tensor):
+            raise ValueError("hx of an RNNCell must be a tensor (B, H) or None")
         x, (h,), batched = self._batch(input, hx)
         h = rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
         return h if batched else h.squeeze(0)
@@ -222,14 +225,19 @@ class RNN(nn.Module):
     ``forward(x (B, T, I), hx (L, B, H) or None) -> (output (B, T, H), h_n (L, B, H))``:
     ``output`` holds the top layer's state at every step, ``h_n`` every layer's last state.
     ``fast=True`` runs PyTorch's fused kernel on the same parameters (same numbers, faster).
+    ``batch_first`` exists only so that torch's keyword arguments work; it must be True.
     """
 
     mode = "RNN"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, dropout: float = 0.0, fast: bool = False, device=None, dtype=None):  # fmt: skip
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0, fast: bool = False,
+                 device=None, dtype=None):  # fmt: skip
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        if batch_first is not True:
+            raise ValueError(f"batch_first={batch_first!r}: these layers are batch-first only; "
+                             "pass input (B, T, I), or transpose time-first input with x.transpose(0, 1)")  # fmt: skip
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity={nonlinearity!r}: choose 'tanh' or 'relu'")
         if not 0.0 <= dropout < 1.0:
@@ -255,6 +263,19 @@ class RNN(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
                 f"nonlinearity={self.nonlinearity!r}, dropout={self.dropout}, fast={self.fast}")  # fmt: skip
+
+    def cell(self, layer: int = 0) -> RNNCell:
+        """A cell (:class:`RNNCell` or :class:`LSTMCell`) that shares the parameters of one layer,
+        for stepping through time by hand (say, to measure gradients per step)."""
+        if not 0 <= layer < self.num_layers:
+            raise ValueError(f"layer={layer} must be in [0, {self.num_layers})")
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
+        if self.mode == "LSTM":
+            cell = LSTMCell(w_ih.shape[1], self.hidden_size, self.bias, device="meta")
+        else:
+            cell = RNNCell(w_ih.shape[1], self.hidden_size, self.bias, self.nonlinearity, device="meta")
+        cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = w_ih, w_hh, b_ih, b_hh
+        return cell
 
     def layer_weights(self, layer: int) -> tuple:
         """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer (biases None without bias)."""
@@ -332,8 +353,8 @@ class LSTM(RNN):
     mode = "LSTM"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 dropout: float = 0.0, fast: bool = False, device=None, dtype=None):  # fmt: skip
-        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, dropout, fast, device, dtype)
+                 batch_first: bool = True, dropout: float = 0.0, fast: bool = False, device=None, dtype=None):  # fmt: skip
+        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, batch_first, dropout, fast, device, dtype)
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
