@@ -21,6 +21,7 @@ learning-rate schedules and weight decay groups (see the notebooks), loading rel
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,7 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.transformer import KV, LearnedPositionalEncoding, SinusoidalPositionalEncoding, TransformerBlock
+from helpers.transformer import (
+    KV,
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    TransformerBlock,
+)
 
 __all__ = ["GPT", "GPTConfig", "GPTOutput", "evaluate_loss", "lm_loss", "sample_next_token"]
 
@@ -40,10 +46,10 @@ class GPTConfig:
     """Size and options of a :class:`GPT`; defaults make a mini-GPT that trains on a laptop CPU."""
 
     vocab_size: int
-    block_size: int = 128  # longest context (GPT-2: 1024)
-    n_layer: int = 4  # GPT-2 small: 12
-    n_head: int = 4  # GPT-2 small: 12
-    n_embd: int = 128  # GPT-2 small: 768
+    block_size: int = 128  # longest context (GPT-2: 1024, Radford et al. 2019, section 2.3)
+    n_layer: int = 4  # smallest GPT-2: 12 (Radford et al. 2019, Table 2)
+    n_head: int = 4  # the released smallest GPT-2: 12
+    n_embd: int = 128  # smallest GPT-2: 768 (Table 2)
     d_ff: int | None = None  # None: 4 n_embd (Vaswani et al. 2017, section 3.3: 2048 = 4 x 512)
     dropout: float = 0.0  # GPT-2 trained with 0.1; tiny models on little data barely need it
     bias: bool = True  # biases in linear layers and layer norms, as GPT-2
@@ -76,8 +82,10 @@ class GPTOutput(NamedTuple):
 class GPT(nn.Module):
     """Decoder-only transformer: ``forward(idx)`` maps token ids (B, T) to logits (B, T, vocab)."""
 
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, attention: Callable[[int, int], nn.Module] | None = None):
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise ValueError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)  # W_e
         if c.pos_encoding == "learned":
@@ -86,10 +94,20 @@ class GPT(nn.Module):
             self.pos_emb = SinusoidalPositionalEncoding(c.n_embd)
         else:
             self.pos_emb = None  # a bag of tokens: attention alone cannot tell the order
+        # Fixed sinusoids have entries of size ~1: Vaswani et al. (section 3.4) multiply the token
+        # embeddings by sqrt(d_model) so that they are not drowned out (see _init_weights).
+        self.emb_scale = math.sqrt(c.n_embd) if c.pos_encoding == "sinusoidal" else 1.0
         self.drop = nn.Dropout(c.dropout)
+        # ``attention(n_embd, n_head)`` may build each block's attention (your own causal
+        # self-attention, say); such a model runs and trains, but generates without a KV cache.
         self.blocks = nn.ModuleList(
-            TransformerBlock(c.n_embd, c.n_head, c.d_ff, c.dropout, c.norm_first, c.bias, c.fast) for _ in range(c.n_layer)
-        )
+            TransformerBlock(
+                c.n_embd, c.n_head, c.d_ff, c.dropout, c.norm_first, c.bias, c.fast,
+                attention=None if attention is None else attention(c.n_embd, c.n_head),
+            )
+            for _ in range(c.n_layer)
+        )  # fmt: skip
+        self.custom_attention = attention is not None
         # Pre-LN leaves the residual stream unnormalised, so GPT-2 adds a last layer norm.
         self.norm_f = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first else nn.Identity()
         self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
@@ -103,9 +121,12 @@ class GPT(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
+        if self.config.pos_encoding == "sinusoidal":  # scaled by sqrt(d_model) above: unit variance
+            nn.init.normal_(self.tok_emb.weight, mean=0.0, std=self.config.n_embd**-0.5)
         for block in self.blocks:  # projections that add into the residual stream
-            for proj in (block.attn.out_proj, block.ff.fc2):
-                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
+            for proj in (getattr(block.attn, "out_proj", None), block.ff.fc2):
+                if isinstance(proj, nn.Linear):
+                    nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.run(idx).logits
@@ -115,6 +136,9 @@ class GPT(nn.Module):
         one (keys, values) pair per layer, from the previous call's ``kv``), plus the new cache
         and, with ``need_weights``, each layer's attention weights."""
         self._check_ids(idx)
+        return self._run(idx, past_kv, need_weights)
+
+    def _run(self, idx: torch.Tensor, past_kv: list[KV] | None, need_weights: bool) -> GPTOutput:
         B, T = idx.shape
         past_len = 0 if past_kv is None else past_kv[0][0].shape[2]
         if past_len + T > self.config.block_size:
@@ -124,7 +148,7 @@ class GPT(nn.Module):
             )
         if past_kv is not None and len(past_kv) != len(self.blocks):
             raise ValueError(f"past_kv has {len(past_kv)} layers, the model has {len(self.blocks)}")
-        x = self.tok_emb(idx)  # (B, T, C)
+        x = self.tok_emb(idx) * self.emb_scale  # (B, T, C)
         if self.pos_emb is not None:
             positions = torch.arange(past_len, past_len + T, device=idx.device)
             x = x + self.pos_emb(positions).to(x.dtype)  # (B, T, C) + (T, C)
@@ -189,15 +213,17 @@ class GPT(nn.Module):
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative integer")
         _check_sampling(temperature, top_k)
+        if use_cache and self.custom_attention:
+            raise ValueError("this model has a custom attention module without a KV cache: pass use_cache=False")
         was_training = self.training
         self.eval()
         try:
             out, cache = idx, None
             for _ in range(max_new_tokens):
                 if cache is not None and cache[0][0].shape[2] < self.config.block_size:
-                    step = self.run(out[:, -1:], past_kv=cache)  # one new position
+                    step = self._run(out[:, -1:], cache, False)  # one new position (ids checked above)
                 else:
-                    step = self.run(out[:, -self.config.block_size :])  # the whole (cropped) context
+                    step = self._run(out[:, -self.config.block_size :], None, False)  # the whole (cropped) context
                 cache = step.kv if use_cache else None
                 next_id = sample_next_token(step.logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
                 out = torch.cat([out, next_id], dim=1)  # (B, T + 1)

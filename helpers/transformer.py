@@ -109,7 +109,7 @@ def causal_mask(t_q: int, t_k: int | None = None, device: torch.device | None = 
 class AttentionResult(NamedTuple):
     output: torch.Tensor  # (B, T, d_model)
     weights: torch.Tensor | None  # (B, nh, T, T_k), None on the fast path
-    kv: KV  # keys and values of every position so far, each (B, nh, T_k, hs): the next step's cache
+    kv: KV | None  # keys and values of every position so far, each (B, nh, T_k, hs): the next step's cache
 
 
 class MultiHeadAttention(nn.Module):
@@ -301,7 +301,7 @@ class FeedForward(nn.Module):
 class BlockResult(NamedTuple):
     output: torch.Tensor  # (B, T, d_model)
     weights: torch.Tensor | None  # (B, nh, T, T_k)
-    kv: KV  # this block's keys and values so far
+    kv: KV | None  # this block's keys and values so far
 
 
 class TransformerBlock(nn.Module):
@@ -325,10 +325,13 @@ class TransformerBlock(nn.Module):
         bias: bool = True,
         fast: bool = False,
         eps: float = 1e-5,
+        attention: nn.Module | None = None,
     ):
         super().__init__()
         self.norm_first = norm_first
-        self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout, bias=bias, fast=fast)
+        # ``attention``: a module of your own whose forward(x) is causal self-attention (to try an
+        # exercise solution inside a real model); it runs without masks, KV cache or weights.
+        self.attn = attention if attention is not None else MultiHeadAttention(d_model, n_heads, dropout, bias, fast)
         self.ff = FeedForward(d_model, d_ff or 4 * d_model, dropout=dropout, bias=bias)
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
@@ -348,11 +351,22 @@ class TransformerBlock(nn.Module):
     ) -> BlockResult:
         """The block with a KV cache and the attention weights (see MultiHeadAttention.attend)."""
         if self.norm_first:
-            a = self.attn.attend(self.norm1(x), mask, causal, past_kv, need_weights)
+            a = self._attend(self.norm1(x), mask, causal, past_kv, need_weights)
             x = x + self.dropout1(a.output)
             x = x + self.dropout2(self.ff(self.norm2(x)))
         else:
-            a = self.attn.attend(x, mask, causal, past_kv, need_weights)
+            a = self._attend(x, mask, causal, past_kv, need_weights)
             x = self.norm1(x + self.dropout1(a.output))
             x = self.norm2(x + self.dropout2(self.ff(x)))
         return BlockResult(x, a.weights, a.kv)
+
+    def _attend(self, x, mask, causal, past_kv, need_weights) -> AttentionResult:
+        if isinstance(self.attn, MultiHeadAttention):
+            return self.attn.attend(x, mask, causal, past_kv, need_weights)
+        if mask is not None or not causal or past_kv is not None or need_weights:
+            raise ValueError(
+                f"this block's attention is a custom {type(self.attn).__name__}, which runs only as causal "
+                "self-attention without a mask, KV cache or weights: call with causal=True "
+                "(for generation: use_cache=False)"
+            )
+        return AttentionResult(self.attn(x), None, None)

@@ -14,7 +14,10 @@ import torch.nn.functional as F
 
 from helpers.gpt import GPT, GPTConfig, evaluate_loss, lm_loss, sample_next_token
 
-transformers = pytest.importorskip("transformers")
+
+def hugging_face():
+    """The reference library (dev extra); only the tests that compare with it skip without it."""
+    return pytest.importorskip("transformers")
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -33,6 +36,7 @@ def ids(B, T, vocab=13, seed=0):
 # ----------------------------------------------------------------------------- Hugging Face GPT-2
 def as_hf_gpt2(model: GPT):
     """A Hugging Face GPT-2 holding our weights (its Conv1D layers store W transposed)."""
+    transformers = hugging_face()
     c = model.config
     hf_config = transformers.GPT2Config(
         vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer,
@@ -180,6 +184,7 @@ def test_attention_maps_are_causal_distributions():
 
 # ----------------------------------------------------------------------------- sampling
 def test_sampling_equals_hugging_face_logits_processors():
+    transformers = hugging_face()
     logits = torch.randn(4, 30, generator=torch.Generator().manual_seed(9)) * 3
     for temperature, top_k in [(1.0, None), (0.5, None), (1.5, 5), (0.8, 1)]:
         processors = transformers.LogitsProcessorList([transformers.TemperatureLogitsWarper(temperature)])
@@ -262,3 +267,42 @@ def test_a_tiny_gpt_learns_a_periodic_text():
     assert evaluate_loss(model, text, block_size=16) < 0.3
     continuation = model.generate(text[None, :5], 16, temperature=0)
     assert continuation[0].tolist() == text[:21].tolist()
+
+
+# ----------------------------------------------------------------------------- your own attention
+class TorchCausalAttention(torch.nn.Module):
+    """Causal self-attention made of torch.nn.MultiheadAttention: a stand-in for a student's module."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.mha = torch.nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.out_proj = self.mha.out_proj
+
+    def forward(self, x):
+        T = x.shape[1]
+        blocked = torch.ones(T, T, dtype=torch.bool).triu(1)
+        return self.mha(x, x, x, attn_mask=blocked, need_weights=False)[0]
+
+
+def test_gpt_with_a_custom_attention_module_equals_the_built_in_one():
+    ours = tiny(n_embd=24, n_head=4)
+    torch.manual_seed(1)
+    custom = GPT(ours.config, attention=TorchCausalAttention).eval()
+    state = {k: v for k, v in ours.state_dict().items() if ".attn." not in k}
+    custom.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        for mine, theirs in zip(ours.blocks, custom.blocks, strict=True):
+            a = mine.attn
+            theirs.attn.mha.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
+            theirs.attn.mha.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
+            theirs.attn.out_proj.weight.copy_(a.out_proj.weight)
+            theirs.attn.out_proj.bias.copy_(a.out_proj.bias)
+    x = ids(2, 16, seed=14)
+    torch.testing.assert_close(custom(x), ours(x), **TOL)
+    g = torch.Generator().manual_seed(2)
+    expected = ours.generate(x[:, :3], 8, generator=g)
+    assert torch.equal(custom.generate(x[:, :3], 8, use_cache=False, generator=torch.Generator().manual_seed(2)), expected)
+    with pytest.raises(ValueError, match="use_cache=False"):
+        custom.generate(x[:, :3], 8)
+    with pytest.raises(ValueError, match="custom"):
+        custom.attention_maps(x)
