@@ -66,18 +66,21 @@ def additive_attention(
     U_a: torch.Tensor,  # noqa: N803
     v_a: torch.Tensor,
     mask: torch.Tensor | None = None,
+    Uh: torch.Tensor | None = None,  # noqa: N803
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Bahdanau attention with explicit weights: returns ``(context, weights)``.
 
     ``query`` :math:`s_{i-1}` (B, n), ``keys`` :math:`h_j` (B, T_x, d_k), ``W_a`` (n', n),
     ``U_a`` (n', d_k), ``v_a`` (n',) -> context (B, d_k) and weights (B, T_x), where
-    :math:`e_{ij} = v_a^\top \tanh(W_a s_{i-1} + U_a h_j)`.
+    :math:`e_{ij} = v_a^\top \tanh(W_a s_{i-1} + U_a h_j)`. ``Uh`` may hold
+    :math:`U_a h_j` (B, T_x, n') computed once per source: it does not depend on the output
+    step i, and Bahdanau et al. (A.1.2) pre-compute it to save computation.
     """
     _check_inputs(query, keys, mask)
     # W_a s_{i-1}: (B, n'), broadcast over the source positions
     Ws = query @ W_a.T  # (B, n')
-    # U_a h_j for every j: (B, T_x, n'); it does not depend on i (the paper pre-computes it)
-    Uh = keys @ U_a.T  # (B, T_x, n')
+    if Uh is None:
+        Uh = keys @ U_a.T  # U_a h_j for every j: (B, T_x, n')
     e = torch.tanh(Ws.unsqueeze(1) + Uh) @ v_a  # (B, T_x)
     alpha = masked_softmax(e, mask)  # (B, T_x)
     context = torch.bmm(alpha.unsqueeze(1), keys).squeeze(1)  # (B, d_k)
@@ -90,12 +93,17 @@ def dot_attention(
     mask: torch.Tensor | None = None,
     W_a: torch.Tensor | None = None,  # noqa: N803
     scale: float | None = None,
+    Wh: torch.Tensor | None = None,  # noqa: N803
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Luong attention: ``score = h_t^T h_s`` ("dot") or ``h_t^T W_a h_s`` ("general", when
     ``W_a`` (d_q, d_k) is given), divided by ``scale`` if given. Returns ``(context, weights)``.
+    ``Wh`` may hold :math:`W_a \bar h_s` (B, T_x, d_q), computed once per source.
     """
     _check_inputs(query, keys, mask)
-    projected = keys if W_a is None else keys @ W_a.T  # (B, T_x, d_q)
+    if Wh is not None:
+        projected = Wh
+    else:
+        projected = keys if W_a is None else keys @ W_a.T  # (B, T_x, d_q)
     if projected.shape[-1] != query.shape[-1]:
         raise ValueError(
             f"dot attention needs query and keys of one size, got {query.shape[-1]} and "
@@ -122,8 +130,21 @@ class AdditiveAttention(nn.Module):
         self.U_a = nn.Linear(key_dim, attn_dim, bias=False)
         self.v_a = nn.Linear(attn_dim, 1, bias=False)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None):
-        return additive_attention(query, keys, self.W_a.weight, self.U_a.weight, self.v_a.weight[0], mask)
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """:math:`U_a h_j` for every source position, (B, T_x, n'): compute it once per source
+        and pass it to :meth:`forward` at every output step."""
+        return self.U_a(keys)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        projected_keys: torch.Tensor | None = None,
+    ):
+        return additive_attention(
+            query, keys, self.W_a.weight, self.U_a.weight, self.v_a.weight[0], mask, Uh=projected_keys
+        )
 
 
 class DotAttention(nn.Module):
@@ -140,7 +161,17 @@ class DotAttention(nn.Module):
         self.W_a = nn.Linear(key_dim, query_dim, bias=False) if general else None
         self.scale = float(query_dim) ** 0.5 if scaled else None
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None):
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """The keys as the score sees them, (B, T_x, d_q): :math:`W_a \bar h_s` or the keys."""
+        return keys if self.W_a is None else self.W_a(keys)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        projected_keys: torch.Tensor | None = None,
+    ):
         W_a = None if self.W_a is None else self.W_a.weight
-        return dot_attention(query, keys, mask, W_a=W_a, scale=self.scale)
+        return dot_attention(query, keys, mask, W_a=W_a, scale=self.scale, Wh=projected_keys)
 

@@ -1,31 +1,22 @@
-"""Dates written the way people write them, paired with their ISO 8601 form: a generated,
-offline sequence-to-sequence task for week 4.
+"""A generated, offline sequence-to-sequence task for week 4: lists of dates written the way
+people write them (:mod:`helpers.date_formats`) -> the same dates in ISO 8601.
 
-The source side is a calendar date in one of :data:`FORMATS` (numeric US and European orders,
-two-digit years, month names and abbreviations, ordinals, weekdays, RFC 2822 style, and dates
-spelled out in words), the target side is the same date as ``YYYY-MM-DD`` (ISO 8601, extended
-calendar format). Inputs run from 6 to about 65 characters, so the task has the two properties
-the week is about: input and output lengths differ, and the input length varies a lot.
+>>> generate_dates(2, seed=1)[0]  # doctest: +SKIP
+DatePair(source='Jul 6 2002; October 12, 2093 and July 11, 2000', target='2002-07-06 2093-10-12 2000-07-11', ...)
 
->>> render(datetime.date(2021, 3, 3), "the_ordinal_of")
-'the 3rd of March, 2021'
->>> render(datetime.date(1997, 9, 27), "spelled")
-'the twenty-seventh of September, nineteen ninety-seven'
-
-Conventions (each documented so that every source has exactly one reading):
-
-* ``m/d/y`` with slashes is the US order; ``d.m.y`` with dots and ``d-m-y`` with dashes are
-  day-first (as in Germany and the Netherlands); ``y/m/d`` puts the year first.
-* Two-digit years follow POSIX ``strptime``'s ``%y``: 69-99 mean 1969-1999 and 00-68 mean
-  2000-2068, so those formats are only drawn for years 1969-2068.
+A source holds one to three dates (each in its own format, joined as "A; B and C"); the
+target is the ISO 8601 calendar dates ``YYYY-MM-DD`` separated by spaces. Sources run from 6
+to 100 characters and the information the output needs grows with the number of dates: the
+two properties that week 4 is about (variable lengths, and a fixed-size summary that cannot
+hold a long input).
 
 Splits. Every date from :data:`FIRST_DATE` to :data:`LAST_DATE` belongs to exactly one of
-train / valid / test (a fixed partition, 85/5/10 per cent), so a test date is never seen in
-training in any format. :func:`load_dates` gives train, valid and test examples whose source is
-at most ``max_train_len`` characters, plus a *long* set of longer sources (test dates again)
-that no training example resembles in length: the held-out set for the length experiment,
-as Bahdanau et al. (2015, Sec. 4.2 and Fig. 2) trained on sentences of up to 30 or 50 words and
-tested on longer ones. The test and long sets do not depend on the seed.
+train / valid / test (a fixed partition, 85/5/10 per cent), so no test date is ever seen in
+training, in any format. :func:`load_dates` gives train, valid and test examples whose source
+has at most ``max_train_len`` characters, plus a *long* set of longer sources (test dates)
+for the length experiment, as Bahdanau et al. (2015, Sec. 4.2 and Fig. 2) trained on sentences
+of up to 30 or 50 words and tested on longer ones. The test and long sets do not depend on
+the seed. :class:`Vocab` holds the characters plus padding, begin, end and unknown symbols.
 """
 
 from __future__ import annotations
@@ -34,10 +25,12 @@ import datetime
 import functools
 import random
 import string
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from helpers.date_formats import FIRST_DATE, FORMATS, LAST_DATE, can_render, render
 
 __all__ = [
     "FIRST_DATE",
@@ -53,144 +46,14 @@ __all__ = [
     "generate_dates",
     "join_dates",
     "load_dates",
-    "number_words",
-    "ordinal_suffix",
-    "ordinal_words",
     "render",
     "source_vocab",
     "split_of",
     "target_vocab",
-    "year_words",
 ]
 
-FIRST_DATE = datetime.date(1900, 1, 1)
-LAST_DATE = datetime.date(2099, 12, 31)
 TEST_SEED = 20150507  # the seed of the fixed test and long sets (never change it)
 _PARTITION_SEED = 1409  # the fixed partition of the calendar into train/valid/test dates
-
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]  # fmt: skip
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]  # fmt: skip
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ORDINAL_ONES = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-                 "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
-                 "sixteenth", "seventeenth", "eighteenth", "nineteenth"]  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- numbers in words
-def number_words(n: int) -> str:
-    """``21 -> 'twenty-one'`` for 0 <= n < 100."""
-    if not 0 <= n < 100:
-        raise ValueError(f"number_words handles 0..99, got {n}")
-    if n < 20:
-        return _ONES[n]
-    tens, ones = divmod(n, 10)
-    return _TENS[tens] + ("" if ones == 0 else "-" + _ONES[ones])
-
-
-def ordinal_words(n: int) -> str:
-    """``23 -> 'twenty-third'``, ``30 -> 'thirtieth'`` for 1 <= n < 100."""
-    if not 1 <= n < 100:
-        raise ValueError(f"ordinal_words handles 1..99, got {n}")
-    if n < 20:
-        return _ORDINAL_ONES[n]
-    tens, ones = divmod(n, 10)
-    if ones == 0:
-        return _TENS[tens][:-1] + "ieth"  # twenty -> twentieth
-    return _TENS[tens] + "-" + _ORDINAL_ONES[ones]
-
-
-def ordinal_suffix(n: int) -> str:
-    """``1 -> '1st'``, ``12 -> '12th'``, ``23 -> '23rd'``."""
-    if 10 <= n % 100 <= 20:
-        return f"{n}th"
-    return f"{n}" + {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-
-
-def year_words(year: int, style: str = "pairs") -> str:
-    """A year as people say it, for 1900..2099.
-
-    ``style="pairs"``: 1905 -> 'nineteen oh five', 1999 -> 'nineteen ninety-nine',
-    2005 -> 'two thousand five', 2021 -> 'twenty twenty-one'.
-    ``style="thousand"``: the 2000s as 'two thousand and twenty-one' (1900s as in pairs).
-    """
-    if not FIRST_DATE.year <= year <= LAST_DATE.year:
-        raise ValueError(f"year_words handles {FIRST_DATE.year}..{LAST_DATE.year}, got {year}")
-    if style not in ("pairs", "thousand"):
-        raise ValueError(f"style={style!r} must be 'pairs' or 'thousand'")
-    century, rest = divmod(year, 100)
-    if century == 20 and (style == "thousand" or rest < 10):
-        if rest == 0:
-            return "two thousand"
-        return "two thousand " + ("and " if style == "thousand" else "") + number_words(rest)
-    head = number_words(century)
-    if rest == 0:
-        return head + " hundred"
-    if rest < 10:
-        return head + " oh " + number_words(rest)
-    return head + " " + number_words(rest)
-
-
-# ----------------------------------------------------------------------------- the formats
-def _two_digit_year(d: datetime.date) -> bool:
-    return 1969 <= d.year <= 2068  # the POSIX %y window (see the module docstring)
-
-
-def _formats() -> dict[str, tuple[Callable[[datetime.date], str], Callable[[datetime.date], bool]]]:
-    def M(d):  # noqa: N802 - month name
-        return MONTHS[d.month - 1]
-
-    def W(d):  # noqa: N802 - weekday name
-        return WEEKDAYS[d.weekday()]
-
-    always = lambda d: True  # noqa: E731
-    return {
-        "iso": (lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d}", always),
-        "iso_basic": (lambda d: f"{d.year:04d}{d.month:02d}{d.day:02d}", always),
-        "ymd_slash": (lambda d: f"{d.year}/{d.month:02d}/{d.day:02d}", always),
-        "us_slash": (lambda d: f"{d.month:02d}/{d.day:02d}/{d.year}", always),
-        "us_short": (lambda d: f"{d.month}/{d.day}/{d.year % 100:02d}", _two_digit_year),
-        "eu_dot": (lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}", always),
-        "eu_dot_short": (lambda d: f"{d.day}.{d.month}.{d.year % 100:02d}", _two_digit_year),
-        "eu_dash": (lambda d: f"{d.day:02d}-{d.month:02d}-{d.year}", always),
-        "day_month_year": (lambda d: f"{d.day} {M(d)} {d.year}", always),
-        "day_mon_year": (lambda d: f"{d.day} {M(d)[:3]} {d.year}", always),
-        "day_mon_year_upper": (lambda d: f"{d.day:02d}-{M(d)[:3].upper()}-{d.year}", always),
-        "month_day_year": (lambda d: f"{M(d)} {d.day}, {d.year}", always),
-        "mon_day_year": (lambda d: f"{M(d)[:3]} {d.day} {d.year}", always),
-        "month_day_year_lower": (lambda d: f"{M(d).lower()} {d.day} {d.year}", always),
-        "ordinal_day_month": (lambda d: f"{ordinal_suffix(d.day)} {M(d)} {d.year}", always),
-        "the_ordinal_of": (lambda d: f"the {ordinal_suffix(d.day)} of {M(d)}, {d.year}", always),
-        "month_ordinal": (lambda d: f"{M(d)} {ordinal_suffix(d.day)}, {d.year}", always),
-        "weekday_day_month": (lambda d: f"{W(d)}, {d.day} {M(d)} {d.year}", always),
-        "rfc2822": (lambda d: f"{W(d)[:3]}, {d.day:02d} {M(d)[:3]} {d.year}", always),
-        "weekday_us": (lambda d: f"{W(d)}, {M(d)} {d.day}, {d.year}", always),
-        "spelled": (lambda d: f"the {ordinal_words(d.day)} of {M(d)}, {year_words(d.year)}", always),
-        "spelled_month_first": (lambda d: f"{M(d)} the {ordinal_words(d.day)}, {year_words(d.year)}", always),
-        "spelled_weekday": (
-            lambda d: f"{W(d)} the {ordinal_words(d.day)} of {M(d)}, {year_words(d.year, 'thousand')}",
-            always,
-        ),
-    }
-
-
-_FORMATS = _formats()
-FORMATS: tuple[str, ...] = tuple(_FORMATS)
-
-
-def render(date: datetime.date, fmt: str) -> str:
-    """The date written in format ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt not in _FORMATS:
-        raise ValueError(f"unknown date format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    write, allowed = _FORMATS[fmt]
-    if not FIRST_DATE <= date <= LAST_DATE:
-        raise ValueError(f"date {date} is outside {FIRST_DATE}..{LAST_DATE}")
-    if not allowed(date):
-        raise ValueError(f"format {fmt!r} has a two-digit year and only covers 1969..2068, not {date}")
-    return write(date)
 
 
 # ----------------------------------------------------------------------------- examples and splits
@@ -282,7 +145,7 @@ def generate_dates(
     if not 1 <= lo <= hi:
         raise ValueError(f"n_dates={n_dates!r} must be a positive int or a range (lo, hi) with 1 <= lo <= hi")
     formats = list(FORMATS if formats is None else formats)
-    unknown = [f for f in formats if f not in _FORMATS]
+    unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"unknown or no formats {unknown!r}: choose from {', '.join(FORMATS)}")
     if max_len is not None and max_len < min_len:
@@ -301,13 +164,13 @@ def generate_dates(
         dates, chosen = [], []
         for _ in range(rng.randint(lo, hi)):
             date = datetime.date.fromordinal(rng.choice(days))
-            usable = [f for f in formats if _FORMATS[f][1](date)]
+            usable = [f for f in formats if can_render(date, f)]
             if not usable:  # only two-digit-year formats and a date outside their window
                 break
             dates.append(date)
             chosen.append(rng.choice(usable))
         else:
-            source = join_dates([_FORMATS[f][0](d) for d, f in zip(dates, chosen, strict=True)])
+            source = join_dates([render(d, f) for d, f in zip(dates, chosen, strict=True)])
             if min_len <= len(source) and (max_len is None or len(source) <= max_len):
                 target = " ".join(d.isoformat() for d in dates)
                 pairs.append(DatePair(source, target, tuple(chosen)))
@@ -393,9 +256,9 @@ class Vocab:
 
 
 def source_vocab() -> Vocab:
-    """Letters, digits, space and ``,./-``: every character a format can write (fixed, so the
+    """Letters, digits, space and ``,./-;``: every character a source can hold (fixed, so the
     ids never depend on the sample)."""
-    return Vocab(string.ascii_lowercase + string.ascii_uppercase + string.digits + " ,./-")
+    return Vocab(string.ascii_lowercase + string.ascii_uppercase + string.digits + " ,./-;")
 
 
 def target_vocab() -> Vocab:

@@ -2,28 +2,29 @@ r"""Decoding a trained encoder-decoder, and scoring what it produced (week 4).
 
 * :func:`greedy_decode`: the most probable next token at every step, batched.
 * :func:`beam_search`: keeps the ``width`` most probable prefixes at every step (Sutskever et
-  al., 2014, Sec. 3.3: a hypothesis that emits the end symbol leaves the beam for the set of
+  al., 2014, Sec. 3.2: a hypothesis that emits the end symbol leaves the beam for the set of
   complete hypotheses). Prefixes are ranked by their log-probability; complete hypotheses by
   the length-normalised score of Wu et al. (2016, Sec. 7, Eq. 14),
 
   .. math:: s(Y) = \frac{\log P(Y \mid X)}{lp(Y)}, \qquad lp(Y) = \frac{(5 + |Y|)^\alpha}{(5 + 1)^\alpha},
 
   where :math:`|Y|` counts the generated tokens including the end symbol; ``alpha=0`` is the
-  plain log-probability. The search stops when ``width`` hypotheses are complete or after
-  ``max_len`` tokens. Width 1 is greedy decoding; an unlimited width is exhaustive search.
+  plain log-probability. The search stops after ``max_len`` tokens, or as soon as no open
+  prefix can beat the best complete hypothesis: extending a prefix only lowers its
+  log-probability, so no extension of a prefix with log-probability :math:`L` scores more than
+  :math:`L / lp(\text{max\_len})`. Width 1 is greedy decoding; an unlimited width is
+  exhaustive search.
 * :func:`sequence_log_prob`: :math:`\log P(Y \mid X)` of given outputs (teacher forcing), to
   compare what greedy and beam search found.
-* :func:`exact_match` and :func:`corpus_bleu` (Papineni et al., 2002: modified n-gram
-  precisions up to 4, geometric mean, brevity penalty; equal to ``sacrebleu``'s corpus BLEU,
-  on a 0-100 scale, with its "none" or "exp" smoothing and "char" or whitespace tokens).
 
-Left out: coverage penalties (Wu et al., 2016), sampling (week 9), batched beam search.
+Scores for the outputs (exact match, BLEU) are in :mod:`helpers.bleu`.
+
+Left out: coverage penalties (Wu et al., 2016) and sampling (week 9).
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,8 +33,6 @@ import torch
 __all__ = [
     "Hypothesis",
     "beam_search",
-    "corpus_bleu",
-    "exact_match",
     "greedy_decode",
     "length_penalty",
     "sequence_log_prob",
@@ -77,11 +76,13 @@ def greedy_decode(model, src: torch.Tensor, src_mask: torch.Tensor, max_len: int
     y = torch.full((B,), cfg.bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
     log_probs = torch.zeros(B, device=src.device)
+    never = torch.zeros(cfg.tgt_vocab_size, dtype=torch.bool, device=src.device)
+    never[[cfg.pad_id, cfg.bos_id]] = True  # padding and the begin symbol are never generated
     steps, weight_steps = [], []
     for _ in range(max_len):
         logits, state, weights = model.decode_step(y, state, memory)
-        logp = torch.log_softmax(logits, dim=-1)  # (B, V)
-        y = logp.argmax(dim=-1)  # (B,)
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (B, V)
+        y = logp.masked_fill(never, float("-inf")).argmax(dim=-1)  # (B,)
         log_probs += torch.where(done, torch.zeros_like(log_probs), logp.gather(1, y[:, None])[:, 0])
         steps.append(torch.where(done, torch.full_like(y, cfg.pad_id), y))
         weight_steps.append(weights)
@@ -112,14 +113,21 @@ def beam_search(
     width: int = 5,
     max_len: int = 20,
     alpha: float = 0.0,
+    batched: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Beam search for each source of the batch: a list (one per example) of hypotheses, best
-    score first. Unfinished prefixes are returned only if fewer than ``width`` hypotheses
-    finished within ``max_len`` tokens."""
+    """Beam search for each source of the batch: for each example, the complete hypotheses it
+    found, best score first. Open prefixes are added (``finished=False``) only if fewer than
+    ``width`` hypotheses were complete after ``max_len`` tokens.
+
+    The clear version searches one source at a time; ``batched=True`` runs the decoder once
+    per step for the beams of all sources together (same results, much faster on a batch).
+    """
     if not isinstance(width, int) or width < 1:
         raise ValueError(f"width={width!r} must be a positive integer")
     _check_max_len(max_len)
     length_penalty(0, alpha)  # validates alpha
+    if batched:
+        return _beam_batched(model, src, src_mask, width, max_len, alpha)
     results = []
     for b in range(src.shape[0]):
         n = int(src_mask[b].sum())
@@ -127,44 +135,105 @@ def beam_search(
     return results
 
 
-def _beam_one(model, src, src_mask, width, max_len, alpha) -> list[Hypothesis]:
+def _next_logp(model, prefixes, state, memory):
+    """Log-probabilities (k, V) of the next token after each prefix, and the new state."""
     cfg = model.config
-    memory = model.encode(src, src_mask)  # batch of one source
+    y_prev = torch.tensor([p[-1] if p else cfg.bos_id for p in prefixes], device=memory.keys.device)
+    logits, state, _ = model.decode_step(y_prev, state, memory)
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (k, V)
+    logp[:, [cfg.pad_id, cfg.bos_id]] = float("-inf")  # never generated
+    return logp, state
+
+
+def _prune(prefixes, scores, logp, width, t, alpha, eos_id, finished):
+    """One step of the search for one source: the ``width`` best extensions of its ``k``
+    prefixes (log P = ``scores`` (k,) + ``logp`` (k, V)); those that end go to ``finished``.
+    Returns the rows, prefixes and scores of the extensions that stay open."""
+    V = logp.shape[1]
+    candidates = (scores[:, None] + logp).reshape(-1)  # (k * V,)
+    top = torch.topk(candidates, min(width, candidates.numel()))
+    rows, kept, kept_scores = [], [], []
+    for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+        if score == float("-inf"):
+            break
+        row, token = divmod(flat, V)
+        if token == eos_id:
+            finished.append(Hypothesis(prefixes[row], True, score, score / length_penalty(t + 1, alpha)))
+        else:
+            rows.append(row)
+            kept.append((*prefixes[row], token))
+            kept_scores.append(score)
+    return rows, kept, kept_scores
+
+
+def _cannot_improve(finished, best_open: float, max_len: int, alpha: float) -> bool:
+    """No extension of an open prefix (best log-probability ``best_open``) can score more than
+    the best complete hypothesis."""
+    if not finished:
+        return False
+    return max(h.score for h in finished) >= best_open / length_penalty(max_len, alpha)
+
+
+def _close(finished, prefixes, scores, width, alpha):
+    """After max_len steps, open prefixes compete as they are if fewer than width finished."""
+    if len(finished) < width:
+        for prefix, score in zip(prefixes, scores, strict=True):
+            finished.append(Hypothesis(prefix, False, score, score / length_penalty(len(prefix), alpha)))
+    return sorted(finished, key=lambda h: h.score, reverse=True)
+
+
+def _beam_one(model, src, src_mask, width, max_len, alpha) -> list[Hypothesis]:
+    memory = model.encode(src, src_mask)  # a batch of one source
     state = model.init_state(memory)
     prefixes: list[tuple[int, ...]] = [()]
     scores = torch.zeros(1, device=src.device)  # log P of each prefix, (k,)
     finished: list[Hypothesis] = []
     for t in range(max_len):
         k = len(prefixes)
-        beams = type(memory)(*(m.expand(k, *m.shape[1:]) for m in memory))
-        y_prev = torch.tensor([p[-1] if p else cfg.bos_id for p in prefixes], device=src.device)
-        logits, state, _ = model.decode_step(y_prev, state, beams)
-        logp = torch.log_softmax(logits.float(), dim=-1)  # (k, V)
-        logp[:, [cfg.pad_id, cfg.bos_id]] = float("-inf")  # never generated
-        candidates = (scores[:, None] + logp).reshape(-1)  # (k * V,)
-        top = torch.topk(candidates, min(width, candidates.numel()))
-        V = logp.shape[1]
-        keep_rows, keep_prefixes, keep_scores = [], [], []
-        for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-            if score == float("-inf"):
-                break
-            row, token = divmod(flat, V)
-            if token == cfg.eos_id:
-                finished.append(Hypothesis(prefixes[row], True, score, score / length_penalty(t + 1, alpha)))
-            else:
-                keep_rows.append(row)
-                keep_prefixes.append((*prefixes[row], token))
-                keep_scores.append(score)
-        if len(finished) >= width or not keep_rows:
-            prefixes = []
+        beams = type(memory)(*(None if m is None else m.expand(k, *m.shape[1:]) for m in memory))
+        logp, state = _next_logp(model, prefixes, state, beams)
+        rows, prefixes, kept_scores = _prune(prefixes, scores, logp, width, t, alpha, model.config.eos_id, finished)
+        if not rows or _cannot_improve(finished, max(kept_scores), max_len, alpha):
+            return _close(finished, [], [], width, alpha)
+        state = _select(state, torch.tensor(rows, device=src.device))
+        scores = torch.tensor(kept_scores, device=src.device)
+    return _close(finished, prefixes, scores.tolist(), width, alpha)
+
+
+def _beam_batched(model, src, src_mask, width, max_len, alpha) -> list[list[Hypothesis]]:
+    B = src.shape[0]
+    memory = model.encode(src, src_mask)
+    state = model.init_state(memory)
+    owner = list(range(B))  # the source of each open prefix; a source's prefixes are contiguous
+    prefixes: list[tuple[int, ...]] = [() for _ in range(B)]
+    scores = torch.zeros(B, device=src.device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    for t in range(max_len):
+        index = torch.tensor(owner, device=src.device)
+        beams = type(memory)(*(None if m is None else m[index] for m in memory))  # (R, ...)
+        logp, state = _next_logp(model, prefixes, state, beams)
+        keep, new_owner, new_prefixes, new_scores = [], [], [], []
+        for b, group in itertools.groupby(range(len(owner)), key=owner.__getitem__):
+            rows = list(group)
+            sub = [prefixes[r] for r in rows]
+            kept_rows, kept, kept_scores = _prune(
+                sub, scores[rows], logp[rows], width, t, alpha, model.config.eos_id, finished[b]
+            )
+            if not kept_rows or _cannot_improve(finished[b], max(kept_scores), max_len, alpha):
+                continue  # this source is done
+            keep += [rows[i] for i in kept_rows]
+            new_owner += [b] * len(kept_rows)
+            new_prefixes += kept
+            new_scores += kept_scores
+        if not keep:
             break
-        index = torch.tensor(keep_rows, device=src.device)
-        state = _select(state, index)
-        prefixes, scores = keep_prefixes, torch.tensor(keep_scores, device=src.device)
-    if len(finished) < width:  # ran out of steps: the open prefixes compete as they are
-        for prefix, score in zip(prefixes, scores.tolist(), strict=True):
-            finished.append(Hypothesis(prefix, False, score, score / length_penalty(len(prefix), alpha)))
-    return sorted(finished, key=lambda h: h.score, reverse=True)
+        state = _select(state, torch.tensor(keep, device=src.device))
+        owner, prefixes, scores = new_owner, new_prefixes, torch.tensor(new_scores, device=src.device)
+    else:  # max_len reached: the sources still open close with their open prefixes
+        for b, group in itertools.groupby(range(len(owner)), key=owner.__getitem__):
+            rows = list(group)
+            finished[b] = _close(finished[b], [prefixes[r] for r in rows], scores[rows].tolist(), width, alpha)
+    return [sorted(f, key=lambda h: h.score, reverse=True) for f in finished]
 
 
 @torch.no_grad()
@@ -180,74 +249,3 @@ def sequence_log_prob(model, src: torch.Tensor, src_mask: torch.Tensor, outputs:
     logits = model(src, src_mask, ids[:, :-1]).logits  # (B, T-1, V)
     logp = torch.log_softmax(logits.float(), dim=-1).gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
     return (logp * (ids[:, 1:] != cfg.pad_id)).sum(dim=1)
-
-
-# ----------------------------------------------------------------------------- scores
-def exact_match(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """The fraction of hypotheses identical to their reference (0 to 1)."""
-    if len(hypotheses) != len(references) or len(references) == 0:
-        raise ValueError(f"need as many hypotheses as references (>0), got {len(hypotheses)} and {len(references)}")
-    return sum(h == r for h, r in zip(hypotheses, references, strict=True)) / len(references)
-
-
-def _tokens(text: str, tokenize: str) -> list[str]:
-    if tokenize == "char":
-        return [c for c in text if not c.isspace()]
-    return text.split()
-
-
-def _ngrams(tokens: list[str], max_order: int) -> Counter:
-    return Counter(tuple(tokens[i : i + n]) for n in range(1, max_order + 1) for i in range(len(tokens) - n + 1))
-
-
-def corpus_bleu(
-    hypotheses: Sequence[str],
-    references: Sequence[str | Sequence[str]],
-    tokenize: str = "whitespace",
-    smooth: str = "exp",
-    max_order: int = 4,
-) -> float:
-    """Corpus BLEU (0-100) of Papineni et al. (2002), as ``sacrebleu.corpus_bleu`` computes it.
-
-    ``references[i]`` is the reference of ``hypotheses[i]``, or a list of references. Counts of
-    matching n-grams (clipped by the reference counts) and of hypothesis n-grams are summed over
-    the corpus; BLEU = BP * exp(mean of log precisions), BP = exp(1 - r/c) when the total
-    hypothesis length c is below the total length r of the closest references. ``smooth="exp"``
-    (sacrebleu's default) replaces a zero count at order n by 1/2^k, k = 1, 2, ... .
-    """
-    if tokenize not in ("whitespace", "char"):
-        raise ValueError(f"tokenize={tokenize!r} must be 'whitespace' or 'char'")
-    if smooth not in ("none", "exp"):
-        raise ValueError(f"smooth={smooth!r} must be 'none' or 'exp'")
-    if len(hypotheses) != len(references) or len(hypotheses) == 0:
-        raise ValueError(f"need as many hypotheses as references (>0), got {len(hypotheses)} and {len(references)}")
-    correct, total = [0] * max_order, [0] * max_order
-    hyp_len = ref_len = 0
-    for hyp, refs in zip(hypotheses, references, strict=True):
-        refs = [refs] if isinstance(refs, str) else list(refs)
-        h = _tokens(hyp.rstrip(), tokenize)
-        ref_tokens = [_tokens(r.rstrip(), tokenize) for r in refs]
-        ref_counts: Counter = Counter()
-        for r in ref_tokens:
-            ref_counts |= _ngrams(r, max_order)  # max count over references
-        # the closest reference length (the shorter one on ties)
-        ref_len += min((abs(len(r) - len(h)), len(r)) for r in ref_tokens)[1]
-        hyp_len += len(h)
-        for gram, count in _ngrams(h, max_order).items():
-            total[len(gram) - 1] += count
-            correct[len(gram) - 1] += min(count, ref_counts[gram])
-    if not any(correct):
-        return 0.0
-    log_precisions, halvings = [], 1.0
-    for n in range(max_order):
-        if total[n] == 0:
-            return 0.0  # no n-grams of this order at all
-        if correct[n] == 0:
-            if smooth == "none":
-                return 0.0
-            halvings *= 2
-            log_precisions.append(math.log(1.0 / (halvings * total[n])))
-        else:
-            log_precisions.append(math.log(correct[n] / total[n]))
-    bp = 1.0 if hyp_len >= ref_len else (math.exp(1 - ref_len / hyp_len) if hyp_len > 0 else 0.0)
-    return 100.0 * bp * math.exp(sum(log_precisions) / max_order)

@@ -21,8 +21,11 @@ The model of Bahdanau et al. (2015, Sec. 3 and Appendix A) at a small scale:
 
 Departures from the paper: the output layer is one linear map instead of a maxout layer
 (A.2.2), and :math:`h_{\text{final}}` concatenates the last forward and backward states (the
-paper initialises :math:`s_0` from the backward state only). Decoding (greedy, beam search)
-and scores (BLEU, exact match) are in :mod:`helpers.decoding_seq2seq`.
+paper initialises :math:`s_0` from the backward state only; an LSTM's memory cell starts at
+zero). Every attention module, Luong's scores included, is wired the Bahdanau way; Luong et al.
+(2015) query with the *current* state :math:`s_i` and feed the context to the output layer
+(and back as "input feeding"), which is left out. Decoding (greedy, beam search) and scores
+(BLEU, exact match) are in :mod:`helpers.decoding_seq2seq`.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class Seq2SeqConfig:
     cell: str = "gru"  # "gru" (Cho et al., 2014; Bahdanau et al., 2015) or "lstm" (Sutskever et al., 2014)
     bidirectional: bool = True  # a BiRNN encoder, Bahdanau et al. (2015), Sec. 3.2
     attention: str = "additive"  # "additive" (Bahdanau), "dot" or "general" (Luong), "none" (Cho)
-    attn_dim: int = 64  # n' of Bahdanau's alignment model (1000 in the paper)
+    attn_dim: int = 32  # n' of Bahdanau's alignment model (1000 in the paper)
     dropout: float = 0.0  # on embeddings and on the decoder's output features
     pad_id: int = 0
     bos_id: int = 1
@@ -71,6 +74,11 @@ class Seq2SeqConfig:
             raise ValueError(f"attention={self.attention!r} must be one of {', '.join(_ATTENTION)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.attention == "dot" and self.bidirectional:
+            raise ValueError(
+                "the dot score needs annotations as big as the decoder state: use bidirectional=False "
+                "with attention='dot', or attention='general'"
+            )
 
     @property
     def enc_dim(self) -> int:
@@ -84,6 +92,7 @@ class Memory(NamedTuple):
     keys: torch.Tensor  # (B, S, enc_dim), zero at padded positions
     mask: torch.Tensor  # (B, S) True on real positions
     summary: torch.Tensor  # (B, enc_dim): last forward state and first backward state
+    projected_keys: torch.Tensor | None = None  # U_a h_j, computed once (additive attention)
 
 
 class Seq2SeqOutput(NamedTuple):
@@ -155,7 +164,8 @@ class Decoder(nn.Module):
         if self.attention is None:
             context, weights = memory.summary, None  # the fixed-length vector c
         else:
-            context, weights = self.attention(s_prev, memory.keys, memory.mask)  # (B, D), (B, S)
+            extra = {} if memory.projected_keys is None else {"projected_keys": memory.projected_keys}
+            context, weights = self.attention(s_prev, memory.keys, memory.mask, **extra)  # (B, D), (B, S)
         state = self.rnn(torch.cat([emb, context], dim=-1), state)
         s_i = state[0] if self.is_lstm else state
         logits = self.out(self.dropout(torch.cat([s_i, context, emb], dim=-1)))  # (B, V)
@@ -185,7 +195,11 @@ class Seq2Seq(nn.Module):
         return self.decoder.attention is not None
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
-        return self.encoder(src, src_mask)
+        """Annotations, mask and summary; with an attention module that has ``project_keys``
+        (as :class:`~helpers.attention.AdditiveAttention`), also its key projection."""
+        memory = self.encoder(src, src_mask)
+        project = getattr(self.decoder.attention, "project_keys", None)
+        return memory if project is None else memory._replace(projected_keys=project(memory.keys))
 
     def init_state(self, memory: Memory):
         return self.decoder.init_state(memory)
