@@ -14,13 +14,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
-def pytest_sessionstart(session):
-    """Forget notebook timings of earlier runs (the controller only, not xdist workers)."""
-    import shutil
-    from pathlib import Path
+def pytest_configure(config):
+    """Tag this run, so that its notebook timings are told apart from other runs' (xdist
+    workers inherit the variable from the controller)."""
+    import uuid
 
-    if not hasattr(session.config, "workerinput"):
-        shutil.rmtree(Path(__file__).parent / "build" / "notebook-times", ignore_errors=True)
+    if not hasattr(config, "workerinput"):
+        os.environ["NEXTWORD_TEST_SESSION"] = uuid.uuid4().hex
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -29,9 +29,15 @@ def pytest_terminal_summary(terminalreporter):
     from pathlib import Path
 
     folder = Path(__file__).parent / "build" / "notebook-times"
-    if not folder.is_dir():
-        return
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    session = os.environ.get("NEXTWORD_TEST_SESSION")
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("session") == session:
+            records.append(record)
     if not records:
         return
     terminalreporter.section("notebook wall times")

@@ -4,6 +4,7 @@ every notebook is committed the way the course expects (no outputs, the standard
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import nbformat
@@ -28,8 +29,10 @@ def test_notebook_runs(path, tmp_path):
     result = run_notebook(path, out=tmp_path, timeout=600)
     TIMES.mkdir(parents=True, exist_ok=True)
     record = {"notebook": _id(path), "status": result.status, "seconds": round(result.seconds, 1),
-              "peak_mb": round(result.peak_mb or 0), "when": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-    (TIMES / (_id(path).replace("/", "__") + ".json")).write_text(json.dumps(record))
+              "peak_mb": round(result.peak_mb or 0), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "session": os.environ.get("NEXTWORD_TEST_SESSION", "")}  # fmt: skip
+    name = f"{_id(path).replace('/', '__')}-{os.getpid()}.json"
+    (TIMES / name).write_text(json.dumps(record))
     assert result.status == "ok", result.error
     assert result.peak_mb is None or result.peak_mb < MEMORY_BUDGET_MB, f"{_id(path)} used {result.peak_mb:.0f} MB"
 
