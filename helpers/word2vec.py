@@ -21,40 +21,47 @@ Where the papers are silent this follows the reference C code (word2vec.c), as g
 
 Departures (for speed, no per-pair Python loop): the gradient for a batch of centre positions
 is computed from the same parameters and applied at once with ``index_add_`` (sparse SGD, not
-one pair at a time as in word2vec.c's Hogwild threads); in skip-gram the K negatives drawn for
-a centre position are shared by its context words (word2vec.c draws new ones for each pair).
+one pair at a time as in word2vec.c); the batch is kept small enough that no vector gets too
+many summed updates at once (:func:`safe_batch_size`: larger batches can diverge); in
+skip-gram the K negatives drawn for a centre position are shared by its context words
+(word2vec.c draws new ones for each pair). ``workers > 1`` runs that many threads on parts of
+each epoch, updating the shared vectors without locks like word2vec.c and gensim (Hogwild,
+Recht, Re, Wright & Niu 2011, NIPS); with one worker (the default) a seed gives the same
+vectors on every run.
 Left out: hierarchical softmax, phrase detection, ``max_vocab_size`` pruning.
-The clear version of the objective is :func:`negative_sampling_loss` (autograd); the fast
-updates :func:`skipgram_step_` and :func:`cbow_step_` are tested equal to an SGD step on it.
+The objective and the update steps are in :mod:`helpers.negative_sampling`: the clear version
+:func:`negative_sampling_loss` (autograd) and the fast steps, tested equal to an SGD step on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections import Counter
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from helpers.embeddings import Embeddings
+from helpers.negative_sampling import cbow_step_, negative_sampling_loss, skipgram_step_
 from helpers.training import History
+from helpers.word2vec_data import (
+    alias_sample,
+    alias_table,
+    build_vocab,
+    keep_probabilities,
+    noise_distribution,
+    window_layout,
+)
 
-__all__ = [
-    "Word2Vec",
-    "Word2VecConfig",
-    "build_vocab",
-    "cbow_step_",
-    "keep_probabilities",
-    "negative_sampling_loss",
-    "noise_distribution",
-    "skipgram_step_",
-]
+__all__ = ["Word2Vec", "Word2VecConfig", "cbow_step_", "negative_sampling_loss", "safe_batch_size", "skipgram_step_"]
+# (the steps and the loss live in helpers.negative_sampling; re-exported here for convenience)
 
 
 @dataclass(frozen=True)
@@ -71,127 +78,44 @@ class Word2VecConfig:
     alpha: float = 0.025  # gensim; word2vec.c uses 0.05 for CBOW
     min_alpha: float = 1e-4  # gensim
     ns_exponent: float = 0.75  # Mikolov et al. 2013b, Sec. 2.2
-    batch_size: int = 1024  # centre positions per update (ours: see the module docstring)
+    batch_size: int = 1024  # most centre positions per update (ours; see safe_batch_size)
+    max_repeats: float = 256.0  # most expected updates of one vector per batch (ours; see safe_batch_size)
+    workers: int = 1  # threads updating the vectors at once (gensim's workers); > 1 is not reproducible
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size"):
+        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "workers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+        if not self.max_repeats > 0:
+            raise ValueError(f"max_repeats={self.max_repeats!r} must be positive")
         if not 0 <= self.sample < 1:
             raise ValueError(f"sample={self.sample!r} must be in [0, 1): 0 switches subsampling off")
         if not 0 < self.min_alpha <= self.alpha:
             raise ValueError(f"need 0 < min_alpha <= alpha, got alpha={self.alpha}, min_alpha={self.min_alpha}")
 
 
-def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 5) -> tuple[list[str], list[int]]:
-    """Words seen at least ``min_count`` times, most frequent first (ties: first seen first).
+def safe_batch_size(config: Word2VecConfig, counts: torch.Tensor) -> int:
+    """The batch size to train with: ``config.batch_size``, made smaller when needed so that no
+    vector is expected to receive more than ``max_repeats * 0.025 / alpha`` updates per batch.
 
-    >>> build_vocab([["a", "b", "a"], ["c", "a", "b"]], min_count=2)
-    (['a', 'b'], [3, 2])
+    A batch's updates are computed from the same parameters and summed, so a vector that gets
+    m gradient terms in a batch takes m steps without seeing their effect, where sequential SGD
+    would; for large m (a small vocabulary, frequent words) this overshoots and training
+    diverges. Per centre position, a word w of frequency f(w) after subsampling is expected as
+    a context c f(w) times (c = window + 1 context words on average), each time with 1 + K
+    terms; its output vector gets f(w) + K P_n(w) terms, times c in skip-gram (one per context
+    word). The limit 256 (at alpha = 0.025) is our calibration on the test corpora.
     """
-    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise ValueError("sentences must be a list of sentences, each a list of word tokens")
-    counts: Counter = Counter()
-    for i, sentence in enumerate(sentences):
-        if isinstance(sentence, str) or not isinstance(sentence, Sequence):
-            raise ValueError(
-                f"sentence {i} is a {type(sentence).__name__}, not a list of tokens: "
-                "split text into words first (helpers.text.tokenize)"
-            )
-        counts.update(sentence)
-    if not counts:
-        raise ValueError("the corpus is empty: pass at least one sentence with words in it")
-    kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: -counts[w])
-    if not kept:
-        best = max(counts.values())
-        raise ValueError(f"no word occurs min_count={min_count} times (the most frequent occurs {best}): lower min_count")
-    return kept, [counts[w] for w in kept]
-
-
-def keep_probabilities(counts: torch.Tensor, sample: float) -> torch.Tensor:
-    """Probability of keeping each occurrence of a word: min(1, (sqrt(f/t) + 1) t/f), f its
-    count, t = sample x total count (word2vec.c; gensim). ``sample=0`` keeps everything."""
     counts = counts.double()
-    if sample == 0:
-        return torch.ones_like(counts)
-    t = sample * counts.sum()
-    return ((counts / t).sqrt() + 1).mul(t / counts).clamp(max=1.0)
-
-
-def noise_distribution(counts: torch.Tensor, exponent: float = 0.75) -> torch.Tensor:
-    """P_n(w) = count(w)^exponent / Z (Mikolov et al. 2013b, Sec. 2.2)."""
-    weights = counts.double() ** exponent
-    return weights / weights.sum()
-
-
-def negative_sampling_loss(v: torch.Tensor, u_pos: torch.Tensor, u_neg: torch.Tensor) -> torch.Tensor:
-    """Mean negative-sampling loss, -[log s(u_O.v) + sum_k log s(-u_k.v)] (Mikolov et al. 2013b, Eq. 4).
-
-    ``v``: input vectors (B, d); ``u_pos``: output vectors of the observed words (B, d);
-    ``u_neg``: output vectors of K noise words per row (B, K, d). The clear version: autograd
-    gives the gradients that :func:`skipgram_step_` computes by hand.
-    """
-    pos = torch.einsum("bd,bd->b", v, u_pos)  # (B,)
-    neg = torch.einsum("bkd,bd->bk", u_neg, v)  # (B, K)
-    return -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(dim=1)).mean()
-
-
-def skipgram_step_(W_in, W_out, context, context_mask, targets, target_mask, lr: float) -> tuple[float, int]:
-    """One sparse SGD step of skip-gram with negative sampling, in place on ``W_in``/``W_out``.
-
-    For B centre positions: ``context`` (B, C) the ids of the context words (input vectors v),
-    ``targets`` (B, 1+K) the centre word then K noise words (output vectors u); the masks say
-    which entries take part. Every (context, target) pair adds lr * (label - s(u.v)) times u to
-    v and times v to u, label 1 for the centre word, 0 for noise: the gradient of the summed
-    loss of :func:`negative_sampling_loss`. Returns (summed loss, number of pairs).
-    """
-    B, C = context.shape
-    d = W_in.shape[1]
-    v = W_in.index_select(0, context.reshape(-1)).view(B, C, d)  # (B, C, d)
-    u = W_out.index_select(0, targets.reshape(-1)).view(B, -1, d)  # (B, 1+K, d)
-    logits = torch.bmm(v, u.transpose(1, 2))  # (B, C, 1+K)
-    mask = context_mask.unsqueeze(2) & target_mask.unsqueeze(1)  # (B, C, 1+K)
-    sign = torch.full_like(logits[0, 0], -1.0)
-    sign[0] = 1.0  # +u.v for the observed word, -u.v for the noise words
-    loss = -(F.logsigmoid(logits * sign) * mask).sum().item()
-    # g = lr * (label - sigma(u.v)): the step along the gradient of log sigma(+-u.v)
-    g = torch.sigmoid(logits).neg_()
-    g[..., 0] += 1.0
-    g.mul_(mask).mul_(lr)
-    W_in.index_add_(0, context.reshape(-1), torch.bmm(g, u).view(B * C, d))
-    W_out.index_add_(0, targets.reshape(-1), torch.bmm(g.transpose(1, 2), v).view(-1, d))
-    return loss, int(context_mask.sum())
-
-
-def cbow_step_(W_in, W_out, context, context_mask, targets, target_mask, lr: float) -> tuple[float, int]:
-    """One sparse SGD step of CBOW with negative sampling, in place on ``W_in``/``W_out``.
-
-    h is the mean of the input vectors of the (masked) context words; the centre word and K
-    noise words in ``targets`` (B, 1+K) are predicted from h. The error lr * sum_k (label_k -
-    s(u_k.h)) u_k is added in full to every context vector (word2vec.c, gensim cbow_mean=1).
-    Returns (summed loss, number of centre positions with at least one context word).
-    """
-    B, C = context.shape
-    d = W_in.shape[1]
-    n = context_mask.sum(dim=1, keepdim=True)  # (B, 1)
-    weights = (context_mask / n.clamp(min=1)).unsqueeze(1)  # (B, 1, C)
-    v = W_in.index_select(0, context.reshape(-1)).view(B, C, d)  # (B, C, d)
-    h = torch.bmm(weights.to(v.dtype), v)  # (B, 1, d)
-    u = W_out.index_select(0, targets.reshape(-1)).view(B, -1, d)  # (B, 1+K, d)
-    logits = torch.bmm(h, u.transpose(1, 2))  # (B, 1, 1+K)
-    mask = (target_mask & (n > 0)).unsqueeze(1)  # (B, 1, 1+K)
-    sign = torch.full_like(logits[0, 0], -1.0)
-    sign[0] = 1.0
-    loss = -(F.logsigmoid(logits * sign) * mask).sum().item()
-    g = torch.sigmoid(logits).neg_()
-    g[..., 0] += 1.0
-    g.mul_(mask).mul_(lr)
-    error = torch.bmm(g, u)  # (B, 1, d)
-    W_in.index_add_(0, context.reshape(-1), (error * context_mask.unsqueeze(2)).view(B * C, d))
-    W_out.index_add_(0, targets.reshape(-1), torch.bmm(g.transpose(1, 2), h).view(-1, d))
-    return loss, int((n > 0).sum())
+    kept = counts * keep_probabilities(counts, config.sample)
+    f = kept / kept.sum()
+    c, K = config.window + 1, config.negative
+    as_target = (f + K * noise_distribution(counts, config.ns_exponent)) * (c if config.sg else 1)
+    per_centre = float(torch.maximum(c * f * (1 + K), as_target).max())
+    limit = config.max_repeats * 0.025 / config.alpha / per_centre
+    return max(1, min(config.batch_size, int(limit)))
 
 
 class Word2Vec(Embeddings):
@@ -213,6 +137,7 @@ class Word2Vec(Embeddings):
         self.W_in: torch.Tensor | None = None
         self.W_out: torch.Tensor | None = None
         self.history = History()
+        self._set_vocab([], [])
 
     def __repr__(self) -> str:
         trained = f"{len(self._words)} words" if self.W_in is not None else "not trained"
@@ -248,42 +173,73 @@ class Word2Vec(Embeddings):
         self.W_out = torch.zeros(V, d, device=device)
         ids, sentence_of, raw_position, n_raw = self._encode(sentences)
         keep_p = keep_probabilities(torch.tensor(counts), cfg.sample).float()
-        noise = noise_distribution(torch.tensor(counts), cfg.ns_exponent).float()
+        noise = alias_table(noise_distribution(torch.tensor(counts), cfg.ns_exponent))
         step = skipgram_step_ if cfg.sg else cbow_step_
-        total = cfg.epochs * n_raw
+        self.batch_size = safe_batch_size(cfg, torch.tensor(counts))
         self.history = History()
         bar = tqdm(total=cfg.epochs, desc="word2vec", disable=not progress, unit="epoch")
-        for epoch in range(cfg.epochs):
-            # word2vec.c: subsample, then cut the windows over the words that are left
-            kept = torch.rand(len(ids), generator=gen) < keep_p[ids]
-            tokens, sentence, raw = ids[kept], sentence_of[kept], raw_position[kept]
-            N = len(tokens)
-            b = torch.randint(1, cfg.window + 1, (N,), generator=gen)  # dynamic window
-            negatives = torch.multinomial(noise, N * cfg.negative, replacement=True, generator=gen).view(N, -1)
-            loss_sum, pairs = 0.0, 0
-            for start in range(0, N, cfg.batch_size):
-                stop = min(start + cfg.batch_size, N)
-                lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * (epoch * n_raw + int(raw[start])) / total)
-                for width in range(1, cfg.window + 1):  # one call per window size: no padding
-                    centres = start + torch.nonzero(b[start:stop] == width).squeeze(1)
-                    if len(centres) == 0:
-                        continue
-                    context, mask = _windows(centres, width, tokens, sentence)
-                    targets = torch.cat([tokens[centres, None], negatives[centres]], dim=1)  # (B, 1+K)
-                    target_mask = torch.ones_like(targets, dtype=torch.bool)
-                    target_mask[:, 1:] = targets[:, 1:] != targets[:, :1]  # skip noise = centre
-                    dev = [t.to(device) for t in (context, mask, targets, target_mask)]
-                    batch_loss, batch_pairs = step(self.W_in, self.W_out, *dev, lr)
-                    loss_sum, pairs = loss_sum + batch_loss, pairs + batch_pairs
-                if pairs:
-                    self.history.steps.append(len(self.history.steps) + 1)
-                    self.history.loss.append(loss_sum / pairs)
-                    loss_sum, pairs = 0.0, 0
-            bar.update(1)
-            if self.history.loss:
-                bar.set_postfix(loss=f"{self.history.loss[-1]:.3f}")
+        with _one_intra_op_thread():
+            for epoch in range(cfg.epochs):
+                # word2vec.c: subsample, then cut the windows over the words that are left
+                kept = torch.rand(len(ids), generator=gen) < keep_p[ids]
+                tokens, sentence, raw = ids[kept], sentence_of[kept], raw_position[kept]
+                N = len(tokens)
+                if N > 0:  # a tiny corpus can lose every word to subsampling in one pass
+                    b = torch.randint(1, cfg.window + 1, (N,), generator=gen)  # dynamic window
+                    negatives = alias_sample(*noise, N * cfg.negative, generator=gen).view(N, cfg.negative)
+                    layout = [t.to(device) for t in window_layout(tokens, sentence, b, negatives, cfg.window)]
+                    self._train_epoch(step, layout, raw, epoch, n_raw)
+                bar.update(1)
+                if self.history.loss:
+                    bar.set_postfix(loss=f"{self.history.loss[-1]:.3f}")
         bar.close()
         return self
+
+    def _train_epoch(self, step, layout, raw: torch.Tensor, epoch: int, n_raw: int) -> None:
+        """One pass over an epoch's kept tokens in batches, by ``workers`` threads at once."""
+        cfg, B = self.config, self.batch_size
+        stream, window_mask, targets, target_mask = layout
+        N = len(raw)
+        starts = list(range(0, N, B))
+        # batch i covers the raw corpus words [edges[i], edges[i + 1]): the learning rate falls
+        # with the words processed so far by any worker, as in word2vec.c and gensim
+        edges = [0] + raw[starts[1:]].tolist() + [n_raw]
+        lock, failed = threading.Lock(), threading.Event()
+        done = [0]
+
+        def work(batches):
+            for i in batches:
+                if failed.is_set():
+                    return
+                with lock:
+                    seen, done[0] = done[0], done[0] + edges[i + 1] - edges[i]
+                lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * (epoch * n_raw + seen) / (cfg.epochs * n_raw)
+                start, stop = starts[i], min(starts[i] + B, N)
+                loss, pairs = step(
+                    self.W_in, self.W_out, stream[start : stop + 2 * cfg.window], window_mask[start:stop],
+                    targets[start:stop], target_mask[start:stop], max(cfg.min_alpha, lr),
+                )  # fmt: skip
+                if not math.isfinite(loss):
+                    failed.set()
+                    raise ValueError(
+                        f"training diverged in epoch {epoch + 1} (the loss is {loss}): lower alpha "
+                        f"(now {cfg.alpha}) or max_repeats (now {cfg.max_repeats})"
+                    )
+                if pairs:
+                    with lock:
+                        self.history.steps.append(len(self.history.steps) + 1)
+                        self.history.loss.append(loss / pairs)
+
+        if cfg.workers == 1:
+            work(range(len(starts)))
+            return
+        # Hogwild (Recht et al. 2011): threads update the shared vectors without locks; PyTorch
+        # releases Python's GIL inside its operations, so the threads run at the same time
+        size = -(-len(starts) // cfg.workers)
+        parts = [range(k * size, min((k + 1) * size, len(starts))) for k in range(cfg.workers)]
+        with ThreadPoolExecutor(cfg.workers) as pool:
+            for future in [pool.submit(work, part) for part in parts]:
+                future.result()
 
     def _set_vocab(self, words: list[str], counts: list[int]) -> None:
         self._words = list(words)
@@ -293,17 +249,13 @@ class Word2Vec(Embeddings):
     def _encode(self, sentences):
         """Flat ids of the in-vocabulary tokens, their sentence number, their position in the
         raw token stream (for the learning-rate schedule) and the raw token count."""
-        ids, sentence_of, raw_position, n_raw = [], [], [], 0
         index = self._index
-        for s, sentence in enumerate(sentences):
-            for offset, word in enumerate(sentence):
-                i = index.get(word)
-                if i is not None:
-                    ids.append(i)
-                    sentence_of.append(s)
-                    raw_position.append(n_raw + offset)
-            n_raw += len(sentence)
-        return torch.tensor(ids), torch.tensor(sentence_of), torch.tensor(raw_position), n_raw
+        ids = np.array([index.get(w, -1) for sentence in sentences for w in sentence], dtype=np.int64)
+        sentence_of = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+        known = np.flatnonzero(ids >= 0)
+        return (
+            torch.from_numpy(ids[known]), torch.from_numpy(sentence_of[known]), torch.from_numpy(known), len(ids)
+        )  # fmt: skip
 
     def save(self, path) -> None:
         """Save vocabulary, counts, both weight matrices and the configuration (``.npz``)."""
@@ -327,17 +279,14 @@ class Word2Vec(Embeddings):
         return model
 
 
-def _windows(centres: torch.Tensor, width: int, tokens: torch.Tensor, sentence: torch.Tensor):
-    """Context ids (B, 2*width) around each centre position, and which are inside its sentence."""
-    offsets = torch.cat([torch.arange(-width, 0), torch.arange(1, width + 1)])  # (2w,)
-    positions = centres.unsqueeze(1) + offsets  # (B, 2w)
-    inside = (positions >= 0) & (positions < len(tokens))
-    positions = positions.clamp(0, len(tokens) - 1)
-    mask = inside & (sentence[positions] == sentence[centres].unsqueeze(1))
-    return tokens[positions], mask
-
-
-def _check_finite(x: float, name: str) -> float:  # pragma: no cover - kept for clarity of errors
-    if not math.isfinite(x):
-        raise ValueError(f"{name} became {x}: lower alpha")
-    return x
+@contextlib.contextmanager
+def _one_intra_op_thread():
+    """Run PyTorch's CPU operations on one thread, then restore the setting. The batches are
+    small: at 2 threads PyTorch's synchronisation costs more than it saves (about the same speed
+    on an idle machine, many times slower on a busy one); use ``workers`` to use more cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
