@@ -110,3 +110,26 @@ def test_self_check_matches_visible_tests(week):
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]
     blank = run_visible_tests(week, namespace={}, verbose=False)
     assert not any(r.passed for r in blank)
+
+
+@pytest.mark.parametrize("week", WEEKS)
+def test_tricks_get_no_points_in_any_assignment(week, tmp_path):
+    """Answers that return objects equal to anything, with or without monkey-patching the
+    checks, score 0 on every assignment; the same notebook without metadata scores full."""
+    from helpers.grading.notebook import load_notebook
+    from helpers.grading.synthetic import make_submission
+
+    source = next((ROOT / "solutions" / week).glob("*.ipynb"))
+    source_nb, release_nb = load_notebook(source), load_notebook(ROOT / "assignments" / week / source.name)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    import random
+
+    for kind in ("always_equal", "patched", "no_metadata"):
+        nbformat.write(make_submission(kind, source_nb, release_nb, random.Random(0)), folder / f"{kind}.ipynb")
+    out = tmp_path / "grades"
+    assert main(["grade", week, str(folder), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert float(rows["always_equal"]["score"]) == 0, rows["always_equal"]
+    assert float(rows["patched"]["score"]) == 0, rows["patched"]
+    assert float(rows["no_metadata"]["score"]) == float(rows["no_metadata"]["max_score"]), rows["no_metadata"]
