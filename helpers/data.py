@@ -103,7 +103,7 @@ def load_corpus(name: str = "wikipedia", with_titles: bool = False) -> list:
     return [text for _, text in documents]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_corpus(name: str) -> tuple:
     path = cache_dir() / f"{name}-v{_CACHE_VERSION}.json.gz"
     if path.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 import tomllib
 
 from helpers.notebooks import ROOT
@@ -20,7 +21,7 @@ def _requirement(spec: str) -> tuple[str, str]:
 def _pyproject() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = list(project["dependencies"])
-    for extra, items in project["optional-dependencies"].items():
+    for items in project["optional-dependencies"].values():
         specs += [s for s in items if not s.startswith("nextword")]
     return dict(_requirement(s) for s in specs)
 
