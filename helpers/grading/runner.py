@@ -491,7 +491,7 @@ def grade_command(args) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"--workers {workers} must be at least 1")
-    hide = [ROOT / "solutions", out, source if source.is_dir() else source.parent]
+    hide = [ROOT / "solutions", out, source]  # the sandbox binds none of these; belt and braces
     start = time.monotonic()
     records = grade_submissions(assignment, todo, out, settings, workers=workers, scheduler=args.scheduler, hide=hide, progress=not args.quiet)
     elapsed = time.monotonic() - start

@@ -59,11 +59,11 @@ def _sandbox_command(python_cmd: list[str], hide: list[Path]) -> list[str]:
     import helpers
 
     package = Path(helpers.__file__).resolve().parent
-    binds: list[str] = []
-    allowed = set()
+    # The empty /tmp comes first: the read-only binds below may lie inside it (a virtual
+    # environment in /tmp), and a later tmpfs would cover them.
+    binds: list[str] = ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     for path in _SYSTEM_DIRS:
         if os.path.exists(path):
-            allowed.add(os.path.realpath(path))
             binds += ["--ro-bind", path, path]
     for path in {sys.prefix, sys.base_prefix, sys.exec_prefix, *[p for p in sys.path if p and "site-packages" in p]}:
         real = os.path.realpath(path)
@@ -81,10 +81,6 @@ def _sandbox_command(python_cmd: list[str], hide: list[Path]) -> list[str]:
         "--unshare-uts",
         "--new-session",
         *binds,
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--dir", "/tmp/home",
         "--chdir", "/tmp",
     ]  # fmt: skip
     # Hide whatever else must stay out of reach even if a bind above exposed it.

@@ -111,3 +111,13 @@ def test_synthetic_class_for_trying_the_grader(tmp_path):
     assert make_class("week00", 16, tmp_path / "again", seed=3) == roster
     with pytest.raises(ValueError, match="kinds"):
         make_class("week00", 4, tmp_path / "bad", mix={"lazy": 1})
+
+
+def test_sandbox_mounts_the_empty_tmp_before_the_python_it_needs():
+    """A virtual environment under /tmp must stay visible inside the sandbox."""
+    from helpers.grading.sandbox import _sandbox_command
+
+    command = _sandbox_command(["python"], hide=[])
+    tmpfs = command.index("--tmpfs")
+    assert command[tmpfs + 1] == "/tmp" and tmpfs < command.index("--ro-bind")
+    assert "--unshare-net" in command and command[-1] == "python"
