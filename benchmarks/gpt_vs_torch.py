@@ -89,38 +89,13 @@ def train(model, ids, val_ids, args, device) -> tuple[float, float]:
 
 
 def as_hf_gpt2(model: GPT):
-    """Hugging Face GPT-2 with our weights (Conv1D stores W transposed), or None without transformers."""
+    """Hugging Face GPT-2 with our weights, or None without transformers."""
     try:
-        import transformers
+        from helpers.gpt_export import to_huggingface
+
+        return to_huggingface(model)
     except ImportError:
         return None
-    c = model.config
-    hf = transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(
-            vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
-            activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-            bos_token_id=0, eos_token_id=0, pad_token_id=0,
-        )
-    )  # fmt: skip
-    with torch.no_grad():
-        hf.transformer.wte.weight.copy_(model.tok_emb.weight)
-        hf.transformer.wpe.weight.copy_(model.pos_emb.embedding.weight)
-        for block, h in zip(model.blocks, hf.transformer.h, strict=True):
-            a = block.attn
-            h.attn.c_attn.weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).T)
-            h.attn.c_attn.bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
-            h.attn.c_proj.weight.copy_(a.out_proj.weight.T)
-            h.attn.c_proj.bias.copy_(a.out_proj.bias)
-            h.mlp.c_fc.weight.copy_(block.ff.fc1.weight.T)
-            h.mlp.c_fc.bias.copy_(block.ff.fc1.bias)
-            h.mlp.c_proj.weight.copy_(block.ff.fc2.weight.T)
-            h.mlp.c_proj.bias.copy_(block.ff.fc2.bias)
-            for theirs, mine in ((h.ln_1, block.norm1), (h.ln_2, block.norm2)):
-                theirs.weight.copy_(mine.weight)
-                theirs.bias.copy_(mine.bias)
-        hf.transformer.ln_f.weight.copy_(model.norm_f.weight)
-        hf.transformer.ln_f.bias.copy_(model.norm_f.bias)
-    return hf.to(model.tok_emb.weight.device).eval()
 
 
 def timed(fn, device) -> tuple[float, torch.Tensor]:

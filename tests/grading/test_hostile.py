@@ -15,6 +15,7 @@ import pytest
 
 from helpers.cli import main
 from helpers.grading.sandbox import sandbox_available
+from helpers.grading.synthetic import _ANYTHING as ANYTHING
 from tests.grading import factory as f
 
 CELL_TIMEOUT = 3
@@ -26,33 +27,16 @@ WRONG = {
     "cross_entropy_grad": "def cross_entropy_grad(logits, targets):\n    import numpy as np\n    return np.zeros(np.shape(logits))",
 }
 
-ALWAYS_EQUAL = textwrap.dedent(
+# The equal-to-anything object of the synthetic classes, a float that lies, and answers using them.
+ALWAYS_EQUAL = ANYTHING + textwrap.dedent(
     """
-    class Anything:
-        \"\"\"Equal to everything, close to everything, shaped like anything.\"\"\"
-        shape = property(lambda self: self)
-        def __eq__(self, other): return True
-        def __ne__(self, other): return False
-        def __lt__(self, other): return True
-        __le__ = __gt__ = __ge__ = __lt__
-        def __sub__(self, other): return self
-        __rsub__ = __add__ = __radd__ = __truediv__ = __mul__ = __sub__
-        def __abs__(self): return self
-        def __bool__(self): return True
-        def __float__(self): return 0.5
-        def __len__(self): return 0
-        def __getitem__(self, i): return self
-        def __iter__(self): return iter(())
-        def sum(self, *args, **kwargs): return self
-        def all(self, *args, **kwargs): return True
-
     class LyingFloat(float):
         def __eq__(self, other): return True
         def __float__(self): return 1.3862943611198906
         def __sub__(self, other): return 0.0
 
     def softmax(z):
-        return Anything()
+        return _Anything()
     """
 )
 
