@@ -48,13 +48,8 @@ class NGramCounts:
     min_count: int = 1
 
     @property
-    def estimator(self):
-        """The fitted smoother (:mod:`helpers.smoothing`), e.g. to read Kneser-Ney's
-        ``discounts`` or a back-off model's ``backoff_form()``."""
-        return self._require_fit()
-
-    @property
     def vocab(self) -> list[str]:
+        """The words counted (``<unk>`` included, ``</s>`` not), sorted."""
         return [w for w in self.outcomes if w != EOS]
 
     def truncated(self, order: int) -> NGramCounts:
