@@ -13,7 +13,8 @@ The API later weeks build on:
   :func:`count_parameters`, :func:`fine_tune`, :func:`predict`, :func:`accuracy`;
 - data and baseline: :func:`load_topics` (Wikipedia sentences labelled by topic, split by
   article; it lives here, in :mod:`helpers.pretraining.topics`), :func:`load_polarity_splits`,
-  :func:`tfidf_baseline`; :func:`load_learning_curve` reads the benchmark's committed results.
+  :func:`tfidf_baseline`; :func:`load_learning_curve` and :func:`load_sweep` read the benchmark's committed
+  results, :func:`learning_curve_point` computes one of them.
 """
 
 from helpers.pretraining.baseline import tfidf_baseline
@@ -55,8 +56,8 @@ from helpers.pretraining.pretrained import (
     mean_pool,
     minilm_path,
 )
-from helpers.pretraining.results import load_learning_curve
-from helpers.pretraining.tokenizer import Batch, WordPieceTokenizer, pad_batch
+from helpers.pretraining.results import learning_curve_point, load_learning_curve, load_sweep
+from helpers.pretraining.tokenizer import Batch, SubVocabulary, WordPieceTokenizer, pad_batch
 from helpers.pretraining.topics import (
     TOPICS,
     LabelledSentence,
@@ -78,6 +79,7 @@ __all__ = [
     "MLMBatch",
     "MLMHead",
     "SequenceClassifier",
+    "SubVocabulary",
     "TextTask",
     "WordPieceTokenizer",
     "accuracy",
@@ -91,10 +93,12 @@ __all__ = [
     "freeze_layers",
     "from_huggingface",
     "load_bert_base",
+    "learning_curve_point",
     "load_learning_curve",
     "load_minilm",
     "load_polarity_splits",
     "load_state_dict",
+    "load_sweep",
     "load_topics",
     "mask_tokens",
     "mean_pool",

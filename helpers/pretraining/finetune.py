@@ -89,9 +89,14 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def _is_encoder(module) -> bool:
+    # by its parts, not its class: a copy of the module (fresh_import in tests) has other classes
+    return all(hasattr(module, name) for name in ("tok_emb", "pos_emb", "seg_emb", "emb_norm", "blocks", "config"))
+
+
 def _encoder(model: nn.Module) -> BertEncoder:
-    encoder = model if isinstance(model, BertEncoder) else getattr(model, "encoder", getattr(model, "bert", None))
-    if not isinstance(encoder, BertEncoder):
+    encoder = model if _is_encoder(model) else getattr(model, "encoder", getattr(model, "bert", None))
+    if not _is_encoder(encoder):
         raise ValueError(f"expected a BertEncoder or a model holding one as .encoder or .bert, got {type(model).__name__}")
     return encoder
 
