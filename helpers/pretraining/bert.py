@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.transformer import TransformerBlock
+from helpers.transformer.block import TransformerBlock
 
 __all__ = [
     "BertConfig",

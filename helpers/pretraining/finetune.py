@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.course.training import History, train_loop
 from helpers.pretraining.bert import BertEncoder
 from helpers.pretraining.pretrained import mean_pool
 from helpers.pretraining.tokenizer import pad_batch
-from helpers.training import History, train_loop
 
 __all__ = [
     "ClassifierBatch",
@@ -207,7 +207,7 @@ def classification_batches(
 
 def classification_loss(model: nn.Module, batch: ClassifierBatch) -> torch.Tensor:
     """Mean cross-entropy of ``model(ids, mask)`` against the labels: a ``loss_fn`` for
-    :func:`helpers.training.train_loop`."""
+    :func:`helpers.course.training.train_loop`."""
     return F.cross_entropy(model(batch.ids, batch.attention_mask), batch.labels)
 
 

@@ -6,7 +6,7 @@
   ``L_MLM = -(1/|M|) sum_{i in M} log p(x_i | x_corrupted)``.
 - **Causal LM** (Radford et al. 2018, section 3.1; week 5): predict every token from the tokens
   before it, ``L_LM = -(1/T) sum_t log p(x_t | x_<t)``: every position carries a loss, but each
-  sees only its left context. :func:`causal_lm_loss` is week 5's ``helpers.gpt.lm_loss``.
+  sees only its left context. :func:`causal_lm_loss` is week 5's ``helpers.transformer.lm_loss``.
 
 Data for pre-training follows RoBERTa (Liu et al. 2019, sections 4.1-4.2): contiguous text cut
 into windows of a fixed length, each framed as ``[CLS] ... [SEP]``, masked afresh every time it is
@@ -23,9 +23,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from helpers.gpt import lm_loss as causal_lm_loss
 from helpers.pretraining.bert import BertForMaskedLM
 from helpers.pretraining.masking import IGNORE_INDEX, mask_tokens
+from helpers.transformer.gpt import lm_loss as causal_lm_loss
 
 __all__ = ["MLMBatch", "causal_lm_loss", "evaluate_mlm_loss", "mlm_batches", "mlm_loss", "mlm_windows", "visibility"]
 

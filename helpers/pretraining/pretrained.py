@@ -162,8 +162,8 @@ def load_bert_base(timeout: float = 10.0, progress: bool = True) -> tuple[BertFo
     """
     from safetensors.torch import load_file
 
-    from helpers.data import cache_dir
-    from helpers.download import download, sha256sum
+    from helpers.data.corpora import cache_dir
+    from helpers.data.download import download, sha256sum
 
     target = cache_dir() / "downloads" / f"bert-base-uncased-{BERT_BASE_REVISION[:7]}.safetensors"
     cached = target.is_file() and sha256sum(target) == BERT_BASE_SHA256

@@ -47,11 +47,11 @@ def learning_curve_point(method, task, tokenizer, n, seed, split="test", lr=None
     import torch
     from sklearn.linear_model import LogisticRegression
 
+    from helpers.course.training import seed_everything
     from helpers.pretraining.baseline import tfidf_baseline
     from helpers.pretraining.bert import BertEncoder
     from helpers.pretraining.finetune import SequenceClassifier, accuracy, fine_tune, predict
     from helpers.pretraining.pretrained import encode_sentences, load_minilm
-    from helpers.training import seed_everything
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")

@@ -1,7 +1,7 @@
 """Labelled sentences for fine-tuning: the topic of a Wikipedia article, and review polarity.
 
 :func:`load_topics` labels every sentence of the course's Wikipedia sample (gensim's test data,
-see :mod:`helpers.data`; CC BY-SA 3.0) with the topic of the article it comes from. The mapping
+see :mod:`helpers.data.corpora`; CC BY-SA 3.0) with the topic of the article it comes from. The mapping
 of the sample's 106 article titles to six topics, :data:`TOPIC_OF`, was written by hand for
 this course from each article's subject (a country, region or river is a place; a biography is
 a person; a myth, a film, a sport or a language counts as arts and culture; politics, law, war,
@@ -25,7 +25,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from helpers.data import load_corpus, load_polarity, split_sentences
+from helpers.data.corpora import load_corpus
+from helpers.data.evaluation import load_polarity
+from helpers.data.text import split_sentences
 
 __all__ = [
     "EXCLUDED",

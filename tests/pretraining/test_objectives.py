@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.gpt import lm_loss
 from helpers.pretraining import objectives
 from helpers.pretraining.bert import BertConfig, BertForMaskedLM
 from helpers.pretraining.masking import mask_tokens
@@ -25,6 +24,7 @@ from helpers.pretraining.objectives import (
     mlm_windows,
     visibility,
 )
+from helpers.transformer import lm_loss
 
 SPECIAL = dict(mask_id=4, special_ids=[0, 1, 2, 3, 4])
 

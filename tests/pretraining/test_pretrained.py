@@ -57,7 +57,7 @@ def test_a_cached_checkpoint_loads_without_network(empty_cache, monkeypatch):
     transformers = pytest.importorskip("transformers")
     from safetensors.torch import save_file
 
-    from helpers.download import sha256sum
+    from helpers.data.download import sha256sum
 
     config = transformers.BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                      intermediate_size=24, max_position_embeddings=32)  # fmt: skip
