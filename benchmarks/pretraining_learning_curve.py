@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     task = load_topics()
     model, tok = load_minilm(fast=True)
     embeddings = None
-    if "minilm-probe" in args.methods:
+    if "minilm-probe" in args.methods and not args.only_sweep:
         embeddings = {s: encode_sentences(model, tok, task.texts(s), max_length=MAX_LENGTH) for s in ("train", "test")}
     if args.only_sweep:
         return sweep(task, tok, args.sweep_out, args.sweep_n)
@@ -90,7 +90,6 @@ def sweep(task, tok, path: Path, n: int = 100, seed: int = 0) -> None:
     """Experiment 4: frozen layers x learning rate with n labelled sentences, accuracy on the
     validation articles."""
     runs = [("minilm-finetuned", freeze, lr) for freeze in (None, 3, 6) for lr in (3e-5, 1e-4, 3e-4)]
-    runs += [("scratch", None, lr) for lr in (1e-4, 3e-4, 1e-3)]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, ["method", "freeze", "lr", "n_train", "seed", "val_accuracy", "seconds"])
         writer.writeheader()

@@ -34,7 +34,7 @@ METHODS = ("tfidf", "minilm-probe", "minilm-finetuned", "scratch")
 # 10% of the steps (their code). MiniLM is small, so 1e-4 (BERT-base: 2e-5 to 5e-5); at least 30
 # steps so that the smallest training sets are seen several times. Every weight is trained.
 RECIPE = dict(epochs=3, min_steps=30, batch_size=16, lr=1e-4, warmup=0.1)
-SCRATCH_LR = 3e-4  # a randomly initialised transformer needs a larger rate (the sweep compares three)
+SCRATCH_LR = 3e-4  # a randomly initialised transformer needs a larger rate (a common choice at this size; not tuned)
 MAX_LENGTH = 48  # WordPiece tokens per sentence; 90% of the training sentences have at most 51
 PROBE_C = 1.0  # inverse regularisation of the logistic regression on frozen embeddings
 
