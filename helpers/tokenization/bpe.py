@@ -107,15 +107,23 @@ def encode_chunk(ids: Sequence[int], ranks: Mapping[Pair, int]) -> list[int]:
 
     ``ranks[(a, b)]`` is the id of the token that merging ``a`` and ``b`` creates; since later
     merges get larger ids, the pair with the smallest rank present is the one training merged
-    first. Repeat until no adjacent pair is a known merge.
+    first. Merge its leftmost occurrence and repeat until no adjacent pair is a known merge.
+    (Merging one occurrence at a time gives the same result as :func:`merge` on all of them:
+    the new token's own pairs have larger ranks, so the next step picks the same pair again.
+    This is also how tiktoken loops.)
 
     >>> encode_chunk(list(b"hugs"), {(117, 103): 256, (104, 256): 257})  # u+g, then h+ug
     [257, 115]
     """
     ids = list(ids)
-    while len(ids) >= 2:
-        pair = min(pairwise(ids), key=lambda p: ranks.get(p, float("inf")))
-        if pair not in ranks:
+    get = ranks.get
+    while len(ids) > 1:
+        best, where = None, 0
+        for i in range(len(ids) - 1):
+            rank = get((ids[i], ids[i + 1]))
+            if rank is not None and (best is None or rank < best):
+                best, where = rank, i
+        if best is None:
             break
-        ids = list(merge(ids, pair, ranks[pair]))
+        ids[where : where + 2] = [best]
     return ids

@@ -42,11 +42,20 @@ def python_source(max_files: int = 60, skip: int = 0, min_chars: int = 2_000, ma
 
 
 def word_list(lang: str, n: int = 2_000) -> dict[str, float]:
-    """The ``n`` most frequent words of ``lang`` (a wordfreq code) with their frequencies."""
-    from itertools import islice
+    """The ``n`` most frequent words of ``lang`` (a wordfreq code) with their frequencies.
 
-    from wordfreq import available_languages, get_frequency_dict
+    Reads wordfreq's file directly and stops after ``n`` words: ``wordfreq.get_frequency_dict``
+    gives the same values but keeps every full list in memory (tens of MB per language).
+    """
+    from wordfreq import available_languages, read_cBpack
 
-    if lang not in available_languages():
-        raise ValueError(f"wordfreq has no word list for {lang!r}: choose one of {sorted(available_languages())}")
-    return dict(islice(get_frequency_dict(lang).items(), n))  # most frequent first
+    files = available_languages("best")
+    if lang not in files:
+        raise ValueError(f"wordfreq has no word list for {lang!r}: choose one of {sorted(files)}")
+    words: dict[str, float] = {}
+    for index, bucket in enumerate(read_cBpack(files[lang])):  # bucket i: frequency 10^(-i/100)
+        for word in bucket:
+            words[word] = 10 ** (-index / 100)
+            if len(words) == n:
+                return words
+    return words

@@ -11,8 +11,15 @@ contains a special token's string that is not explicitly allowed (text typed by 
 be able to inject ``<|endoftext|>``); ``allowed_special="all"`` encodes them as their ids;
 ``disallowed_special=()`` treats them as ordinary text.
 
-Caching: a chunk that occurred before is not encoded again; ``cache_size`` bounds the table
-(0 turns it off). The results are the same with or without it (tested).
+Two shortcuts make the pure-Python encoder fast; neither changes a single id (tested):
+
+- a chunk whose bytes are exactly one token is looked up instead of merged (tiktoken does the
+  same). That is exact for every token BPE training can make: replaying the merges on the
+  token's own bytes rebuilds it. ``whole_tokens="verify"`` (default) checks this for each token
+  and leaves out any that fails (possible only in a hand-made merge table); ``"trust"`` skips
+  the check (``from_tiktoken``: every cl100k token passes it, see the tests); ``"off"``.
+- a chunk that occurred before is not encoded again; ``cache_size`` bounds that table (0 turns
+  it off).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class Tokenizer:
         byte_ids: Sequence[int] | None = None,
         name: str = "bpe",
         cache_size: int = 100_000,
+        whole_tokens: Literal["verify", "trust", "off"] = "verify",
     ):
         self.pattern = PATTERNS.get(pattern, pattern)
         self._split = compile_pattern(self.pattern).findall
@@ -69,6 +77,10 @@ class Tokenizer:
         self.cache_size = cache_size
         self._cache: dict[str, tuple[int, ...]] = {}
         self.vocab = self._build_vocab()
+        if whole_tokens not in ("verify", "trust", "off"):
+            raise ValueError(f"whole_tokens={whole_tokens!r} must be 'verify', 'trust' or 'off'")
+        self.whole_tokens = whole_tokens
+        self._whole = self._whole_tokens(whole_tokens)
         self.inverse_special = {i: s for s, i in self.special_tokens.items()}
         clash = set(self.inverse_special) & set(self.vocab)
         if clash:
@@ -83,6 +95,14 @@ class Tokenizer:
                 raise ValueError(f"merge ({a}, {b}) -> {c}: token {c} already exists")
             vocab[c] = vocab[a] + vocab[b]
         return vocab
+
+    def _whole_tokens(self, mode: str) -> dict[bytes, int]:
+        if mode == "off":
+            return {}
+        if mode == "trust":
+            return {b: i for i, b in self.vocab.items()}
+        byte_ids = self.byte_ids
+        return {b: i for i, b in self.vocab.items() if len(b) == 1 or encode_chunk([byte_ids[x] for x in b], self.merges) == [i]}
 
     # -- sizes -----------------------------------------------------------------------------
     @property
@@ -101,17 +121,20 @@ class Tokenizer:
         if not 0 <= n <= len(self.merges):
             raise ValueError(f"vocab_size={vocab_size} must be between 256 and {256 + len(self.merges)}")
         kept = dict(sorted(self.merges.items(), key=lambda item: item[1])[:n])
-        return Tokenizer(kept, self.pattern, {}, self.byte_ids, f"{self.name}[:{vocab_size}]", self.cache_size)
+        return Tokenizer(kept, self.pattern, {}, self.byte_ids, f"{self.name}[:{vocab_size}]", self.cache_size,
+                         whole_tokens=self.whole_tokens)  # a token needs only the merges before it
 
     # -- encoding ----------------------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ``text`` with no special-token handling (their strings are plain text)."""
         ids: list[int] = []
-        cache, byte_ids, merges = self._cache, self.byte_ids, self.merges
+        cache, byte_ids, merges, whole = self._cache, self.byte_ids, self.merges, self._whole
         for chunk in self._split(text):
             found = cache.get(chunk)
             if found is None:
-                found = tuple(encode_chunk([byte_ids[b] for b in utf8(chunk)], merges))
+                data = utf8(chunk)
+                token = whole.get(data)
+                found = (token,) if token is not None else tuple(encode_chunk([byte_ids[b] for b in data], merges))
                 if self.cache_size:
                     if len(cache) >= self.cache_size:
                         cache.clear()  # simple and bounded; a chunk is cheap to encode again

@@ -152,3 +152,20 @@ def test_split_pattern_equals_tiktokens_chunks(tiktoken_cl100k):
     text = " ".join(load_corpus("news")[:5]) + "\n\n  code(x) = 12345 'S\r\n"
     per_chunk = [t for chunk in split_text(text) for t in tiktoken_cl100k.encode_ordinary(chunk)]
     assert per_chunk == tiktoken_cl100k.encode_ordinary(text)
+
+
+def test_every_cl100k_token_encodes_to_itself(ours_cl100k):
+    # Justifies from_tiktoken's whole_tokens="trust": each token's bytes, merged with our
+    # merges alone, give back that one token (so looking whole chunks up changes nothing).
+    from helpers.tokenization import encode_chunk
+
+    byte_ids, merges = ours_cl100k.byte_ids, ours_cl100k.merges
+    bad = [i for i, b in ours_cl100k.vocab.items() if encode_chunk([byte_ids[x] for x in b], merges) != [i]]
+    assert bad == []
+
+
+def test_lookup_and_cache_off_give_the_same_ids(tiktoken_cl100k):
+    bare = from_tiktoken(tiktoken_cl100k, cache_size=0)
+    bare._whole = {}  # pure merges, no shortcut at all
+    for doc in load_corpus("wikipedia")[:5]:
+        assert bare.encode_ordinary(doc) == tiktoken_cl100k.encode_ordinary(doc)

@@ -117,3 +117,23 @@ def test_bad_construction_and_decoding():
     assert tok.decode([0xE2]) == "\ufffd"  # half a character: replaced, as in tiktoken
     with pytest.raises(UnicodeDecodeError):
         tok.decode([0xE2], errors="strict")
+
+
+def test_whole_token_lookup_changes_nothing(trained):
+    texts = load_corpus("news")[200:230]
+    plain = Tokenizer(trained["gpt4"].merges, "gpt4", cache_size=0, whole_tokens="off")
+    assert plain._whole == {}
+    assert len(trained["gpt4"]._whole) == len(trained["gpt4"].vocab)  # every trained token passes the check
+    for text in texts:
+        assert trained["gpt4"].encode_ordinary(text) == plain.encode_ordinary(text)
+    with pytest.raises(ValueError, match="whole_tokens"):
+        Tokenizer({}, whole_tokens="sometimes")
+
+
+def test_whole_token_lookup_skips_tokens_merges_cannot_reach():
+    # A hand-made table: 'bc' is merged before 'ab', so 'abc' (made from 'ab' + 'c') is never
+    # produced by encoding; a blind lookup of 'abc' would differ from the merges.
+    tok = Tokenizer({(98, 99): 256, (97, 98): 257, (257, 99): 258})
+    assert b"abc" not in tok._whole and tok.encode("abc") == [97, 256]
+    trusting = Tokenizer(tok.merges, whole_tokens="trust")
+    assert trusting.encode("abc") == [258]  # what "trust" would get wrong: hence "verify"
