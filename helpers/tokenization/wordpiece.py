@@ -76,7 +76,9 @@ class WordPiece:
     @classmethod
     def from_file(cls, path: str | os.PathLike, **options) -> WordPiece:
         lines = Path(path).read_text(encoding="utf-8").split("\n")
-        return cls([line.rstrip("\r") for line in lines if line.rstrip("\r")], **options)
+        if lines and lines[-1] == "":
+            lines.pop()  # the final newline; every other line is a token, its number the id
+        return cls([line.rstrip("\r") for line in lines], **options)
 
     def __len__(self) -> int:
         return len(self.id_of)

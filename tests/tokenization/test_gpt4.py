@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.data import load_corpus
-from helpers.tokenization import GPT4_PATTERN, from_tiktoken, recover_merges, split_text
+from helpers.tokenization import GPT4_PATTERN, Tokenizer, from_tiktoken, recover_merges, split_text
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -128,9 +128,13 @@ def test_surrogates_become_replacement_characters(ours_cl100k, tiktoken_cl100k):
     assert ours_cl100k.encode(text) == tiktoken_cl100k.encode(text)
 
 
-def test_cache_changes_nothing(tiktoken_cl100k):
-    uncached = from_tiktoken(tiktoken_cl100k, cache_size=0)
-    tiny = from_tiktoken(tiktoken_cl100k, cache_size=3)
+def copy_of(tok, **options):
+    return Tokenizer(tok.merges, tok.pattern, tok.special_tokens, tok.byte_ids, **options)
+
+
+def test_cache_changes_nothing(ours_cl100k, tiktoken_cl100k):
+    uncached = copy_of(ours_cl100k, cache_size=0, whole_tokens="trust")
+    tiny = copy_of(ours_cl100k, cache_size=3, whole_tokens="trust")
     for doc in load_corpus("news")[:20]:
         assert uncached.encode(doc) == tiny.encode(doc) == tiktoken_cl100k.encode(doc)
     assert uncached._cache == {} and len(tiny._cache) <= 3
@@ -164,8 +168,8 @@ def test_every_cl100k_token_encodes_to_itself(ours_cl100k):
     assert bad == []
 
 
-def test_lookup_and_cache_off_give_the_same_ids(tiktoken_cl100k):
-    bare = from_tiktoken(tiktoken_cl100k, cache_size=0)
-    bare._whole = {}  # pure merges, no shortcut at all
+def test_lookup_and_cache_off_give_the_same_ids(ours_cl100k, tiktoken_cl100k):
+    bare = copy_of(ours_cl100k, cache_size=0, whole_tokens="off")  # pure merges, no shortcut at all
+    assert bare._whole == {}
     for doc in load_corpus("wikipedia")[:5]:
         assert bare.encode_ordinary(doc) == tiktoken_cl100k.encode_ordinary(doc)
