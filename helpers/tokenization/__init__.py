@@ -14,8 +14,8 @@ The API later weeks build on::
 Modules, in the order of the lesson: ``bpe`` (the clear algorithm: pair counts, merge, the
 naive trainer, encoding a chunk), ``pretokenize`` (the GPT-2 and GPT-4 split patterns),
 ``trainer`` (the incremental trainer), ``train`` and ``tokenizer`` (the tokenizer itself),
-``gpt4`` (from tiktoken's ranks to merges), ``wordpiece`` (BERT), ``corpora`` (texts to
-compare tokenizers on).
+``gpt4`` (from tiktoken's ranks to merges), ``wordpiece`` (BERT). The texts they are compared
+on are in :mod:`helpers.data.samples`.
 """
 
 from helpers.tokenization.bpe import best_pair, encode_chunk, merge, pair_counts, train_naive

@@ -20,6 +20,6 @@ def ours_cl100k():
 
 @pytest.fixture(scope="session")
 def python_source():
-    from helpers.tokenization.corpora import python_source
+    from helpers.data.samples import python_source
 
     return python_source(max_files=40)

@@ -5,7 +5,7 @@ import ast
 
 import pytest
 
-from helpers.tokenization.corpora import LANGUAGES, python_source, word_list
+from helpers.data.samples import LANGUAGES, python_source, word_list
 
 
 @pytest.mark.parametrize("lang", ["en", "ja", "ar"])

@@ -1,6 +1,5 @@
-"""Texts to compare tokenizers on, all offline: prose, news, code, other languages.
+"""Text of other kinds and languages, offline (week 8 compares tokenizers on it).
 
-- ``prose()`` and ``news()``: the Wikipedia sample and the Lee news corpus of :mod:`helpers.data`.
 - ``python_source()``: files of the Python standard library, real code on every machine (which
   files exist depends on the Python version; the selection is sorted, so it is reproducible
   on one version).
