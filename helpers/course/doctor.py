@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 __all__ = ["CORE", "INSTRUCTOR", "Check", "check_environment", "format_report"]
 
-CORE = ["torch", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq"]
+CORE = ["torch", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq", "platformdirs"]
 INSTRUCTOR = ["jupyterlab", "nbgrader", "nbclient", "nbconvert", "psutil", "distributed"]
 
 
