@@ -19,9 +19,11 @@ over all strings, so nothing may be had for free:
   (``U = 0x110000``) that are not among the ``K`` known characters. The speller's own
   unknown characters are priced the same way.
 
-Every character is predicted from a context that starts at a line start (``<s>`` for word
-models, a newline for character models), and the contexts depend only on positions, never on
-the characters to be predicted, so the product of the predictions is a probability.
+The first character of the text is predicted from a line start (``<s>`` for word models, a
+newline for character models); after it, each model uses the context it can (the n-gram
+models start again at every ``<s>``, the character models read across lines). Where a context
+is cut (a window, a fresh state) depends only on positions, never on the characters to be
+predicted, so the product of the predictions is a probability of the whole string.
 
 :func:`causal_logprobs` (transformers, any model mapping ids (B, T) to logits (B, T, V)) and
 :func:`recurrent_logprobs` (models returning ``(logits, state)``) give the log-probability
