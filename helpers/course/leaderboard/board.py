@@ -24,7 +24,7 @@ import torch
 
 from helpers.course.leaderboard.registry import REGISTRY, Context, Registry, Stopwatch, Trained
 from helpers.course.leaderboard.text import canonical_corpus
-from helpers.data.corpora import cache_dir
+from helpers.data.corpora import cache_dir, publish
 
 __all__ = [
     "COLUMNS", "COMMITTED_CSV", "ENTRY_MODULES", "leaderboard_table", "load_entries", "plot_leaderboard",
@@ -104,8 +104,12 @@ def run_leaderboard(
         if path is not None:
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             os.close(fd)
-            torch.save(result, tmp)
-            os.replace(tmp, path)  # atomic: a parallel run never reads half a file
+            try:
+                torch.save(result, tmp)
+                publish(tmp, path)  # atomic (a parallel run never reads half a file) and readable by a class
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
         trained[key] = result
         return result
 
