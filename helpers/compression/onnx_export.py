@@ -156,16 +156,27 @@ class OnnxModel:
 
 def quantize_onnx(path: str | Path, out: str | Path) -> Path:
     """ONNX Runtime's dynamic quantization of ``path`` into ``out``: int8 weights (symmetric,
-    per tensor) for every MatMul and Gather (embedding), activations quantized on the fly."""
+    per tensor) for every MatMul and Gather (embedding), activations quantized on the fly.
+
+    The exporter writes a linear layer as ``MatMul(x, Transpose(W))``; ONNX Runtime's quantizer
+    only quantizes a MatMul whose weight is a stored tensor, so the graph is first folded
+    (onnxscript's optimizer turns ``Transpose(W)`` into a stored W^T). Without that step the
+    linear layers would silently stay in float and only the embedding table would shrink."""
     require_onnx()
+    import onnx
+    import onnxscript
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folded = out.with_name(out.stem + ".folded.onnx")
     root = logging.getLogger()
     level = root.level
     try:
         root.setLevel(logging.ERROR)  # it suggests pre-processing for every model
-        quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8)
+        onnx.save(onnxscript.optimizer.optimize(onnx.load(str(path))), str(folded))
+        quantize_dynamic(str(folded), str(out), weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
+        folded.unlink(missing_ok=True)
     return out

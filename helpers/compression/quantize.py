@@ -197,8 +197,11 @@ def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
     """The inverse of :func:`pack_int4`: int8 values in [-8, 7], twice as many along the last dimension."""
     if packed.dtype != torch.uint8:
         raise ValueError(f"unpack_int4 needs uint8 bytes, got {packed.dtype}")
-    low = (packed & 0x0F).to(torch.int8)
-    high = (packed >> 4).to(torch.int8)
+    # Integer division rather than shifts on uint8: the same nibbles, and a graph that ONNX
+    # (whose BitShift is typed differently from PyTorch's) exports and ONNX Runtime accepts.
+    p = packed.to(torch.int32)
+    high = torch.div(p, 16, rounding_mode="floor")
+    low = p - 16 * high
     pairs = torch.stack([low, high], dim=-1)  # (..., n, 2)
     pairs = torch.where(pairs >= 8, pairs - 16, pairs)  # sign-extend the nibbles
-    return pairs.reshape(*packed.shape[:-1], 2 * packed.shape[-1])
+    return pairs.to(torch.int8).reshape(*packed.shape[:-1], 2 * packed.shape[-1])
