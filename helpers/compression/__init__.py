@@ -13,7 +13,9 @@ The API later weeks build on (the course's leaderboard quantizes every model wit
   :func:`apply_masks`, :func:`remove_masks`, :func:`shrink_ffn`, :func:`sparsity_report`;
 - measurement: :func:`parameter_bytes`, :func:`size_on_disk`, :func:`latency`,
   :func:`throughput`, :func:`energy_per_query`;
-- export: :func:`export_onnx`, :class:`OnnxModel`, :func:`quantize_onnx`, :func:`require_onnx`.
+- export: :func:`export_onnx`, :class:`OnnxModel`, :func:`quantize_onnx`, :func:`require_onnx`;
+- the model week 11 compresses: :func:`load_teacher`, :func:`train_teacher`, :func:`teacher_vocab`
+  (:mod:`~helpers.compression.teacher`: week 5's character GPT, shipped trained).
 
 :mod:`~helpers.compression.quantize` <- :mod:`~helpers.compression.layers`; the other modules
 stand alone.
@@ -49,6 +51,7 @@ from helpers.compression.prune import (
     shrink_ffn,
     sparsity_report,
 )
+from helpers.compression.teacher import load_teacher, teacher_vocab, train_teacher
 from helpers.compression.quantize import (
     QuantizedTensor,
     dequantize,
@@ -64,5 +67,5 @@ __all__ = [
     "energy_per_query", "export_onnx", "ffn_masks", "head_importance", "head_masks", "int8_matmul", "latency",
     "magnitude_masks", "pack_int4", "parameter_bytes", "prunable_weights", "qrange", "quantize", "quantize_model",
     "quantize_onnx", "remove_masks", "require_onnx", "shrink_ffn", "size_on_disk", "soft_targets", "sparsity_report",
-    "throughput", "unpack_int4",
+    "throughput", "unpack_int4", "load_teacher", "teacher_vocab", "train_teacher",
 ]  # fmt: skip

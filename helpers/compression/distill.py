@@ -106,11 +106,10 @@ def distillation_lm_loss(
 ) -> Callable[[nn.Module, tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
     """A ``loss_fn(student, (x, y))`` for :func:`helpers.course.train_loop`: the teacher (kept in
     eval mode, no gradients) scores the same windows x and the student learns from both its
-    soft targets and the next tokens y. Models return logits (B, T, V) or a tuple starting with them."""
+    soft targets and the next tokens y (the teacher's ``requires_grad`` flags are not touched, so
+    the same model can be fine-tuned later). Models return logits (B, T, V) or a tuple starting with them."""
     _check_temperature(temperature)
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher.eval()  # the teacher's parameters are left as they are: it runs under no_grad
 
     def loss_fn(student: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch

@@ -89,6 +89,7 @@ def test_lm_loss_for_train_loop():
     torch.testing.assert_close(loss, expected)
     loss.backward()
     assert all(p.grad is None for p in teacher.parameters()) and student.head.weight.grad is not None
+    assert all(p.requires_grad for p in teacher.parameters())  # the caller's model is not frozen behind its back
 
 
 @pytest.mark.parametrize(
