@@ -38,7 +38,13 @@ from helpers.compression.measure import (
     size_on_disk,
     throughput,
 )
-from helpers.compression.onnx_export import DEPLOY_REQUIREMENTS, OnnxModel, export_onnx, quantize_onnx, require_onnx
+from helpers.compression.onnx_export import (
+    DEPLOY_REQUIREMENTS,
+    OnnxModel,
+    export_onnx,
+    quantize_onnx,
+    require_onnx,
+)
 from helpers.compression.prune import (
     SparsityRow,
     apply_masks,
@@ -51,7 +57,6 @@ from helpers.compression.prune import (
     shrink_ffn,
     sparsity_report,
 )
-from helpers.compression.teacher import load_teacher, teacher_vocab, train_teacher
 from helpers.compression.quantize import (
     QuantizedTensor,
     dequantize,
@@ -60,6 +65,7 @@ from helpers.compression.quantize import (
     quantize,
     unpack_int4,
 )
+from helpers.compression.teacher import load_teacher, teacher_vocab, train_teacher
 
 __all__ = [
     "DEPLOY_REQUIREMENTS", "PRESETS", "Latency", "OnnxModel", "QuantConfig", "QuantizedEmbedding", "QuantizedLinear",

@@ -11,7 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.compression.layers import PRESETS, QuantConfig, QuantizedEmbedding, QuantizedLinear, _int32_product, quantize_model
+from helpers.compression.layers import (
+    PRESETS,
+    QuantConfig,
+    QuantizedEmbedding,
+    QuantizedLinear,
+    _int32_product,
+    quantize_model,
+)
 from helpers.compression.measure import parameter_bytes
 from helpers.transformer.gpt import GPT, GPTConfig
 

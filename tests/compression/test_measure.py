@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from torch import nn
 
 from helpers.compression.layers import quantize_model
-from helpers.compression.measure import energy_per_query, latency, parameter_bytes, size_on_disk, throughput
+from helpers.compression.measure import (
+    energy_per_query,
+    latency,
+    parameter_bytes,
+    size_on_disk,
+    throughput,
+)
 from helpers.transformer.gpt import GPT, GPTConfig
 
 

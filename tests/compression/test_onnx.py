@@ -4,9 +4,8 @@ work in eager mode."""
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
 import torch
 
 pytest.importorskip("onnxruntime")
@@ -14,7 +13,12 @@ pytest.importorskip("onnxscript")
 
 from helpers.compression.layers import quantize_model  # noqa: E402
 from helpers.compression.measure import size_on_disk  # noqa: E402
-from helpers.compression.onnx_export import DEPLOY_REQUIREMENTS, OnnxModel, export_onnx, quantize_onnx  # noqa: E402
+from helpers.compression.onnx_export import (  # noqa: E402
+    DEPLOY_REQUIREMENTS,
+    OnnxModel,
+    export_onnx,
+    quantize_onnx,
+)
 from helpers.course.notebooks import ROOT  # noqa: E402
 from helpers.transformer.gpt import GPT, GPTConfig  # noqa: E402
 
