@@ -90,14 +90,14 @@ def gpt_table(work: Path, repeats: int) -> None:
         t, tput = timings(run, one, (many[0],), repeats)
         rows.append((name, bits, size, loss, t, tput * block))
         base_loss = loss if base_loss is None else base_loss
-    ref_ms = next(r[4].median for r in rows if r[0] == "torch.ao dynamic int8")
+    ref_s = next(r[4].median for r in rows if r[0] == "torch.ao dynamic int8")
     base_size = rows[0][2]
     print(f"\nTeacher GPT ({teacher.num_parameters():,} parameters), held-out test text of the Wikipedia sample, 65,536 characters\n")
     print("| variant | weight bits | size (KB) | size vs float32 | test loss (nats/char) | perplexity vs float32 | batch-1 latency median / p90 (ms) | latency vs torch.ao | tokens/s at batch 32 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, bits, size, loss, t, tput in rows:
         print(f"| {name} | {bits} | {size / 1e3:,.0f} | {size / base_size:.3f} | {loss:.4f} | {np.exp(loss - base_loss):.4f} | "
-              f"{t.median * 1e3:.2f} / {t.p90 * 1e3:.2f} | {t.median * 1e3 / ref_ms:.2f} | {tput:,.0f} |")
+              f"{t.median * 1e3:.2f} / {t.p90 * 1e3:.2f} | {t.median / ref_s:.2f} | {tput:,.0f} |")
 
 
 def _onnx_loss(run, ids, block, max_tokens=65_536):
@@ -158,7 +158,7 @@ def minilm_table(work: Path, repeats: int, n_train: int = 600, n_test: int = 300
         pred = base if run is model else predict(run)
         t, tput = timings(run, one, (batch32.ids, batch32.attention_mask), repeats)
         rows.append((name, size, float((pred == labels).float().mean()), float((pred == base).float().mean()), t, tput))
-    ref_ms = next(r[4].median for r in rows if r[0] == "torch.ao dynamic int8")
+    ref_s = next(r[4].median for r in rows if r[0] == "torch.ao dynamic int8")
     print(f"\nMiniLM (all-MiniLM-L6-v2) + logistic probe, week 6's topic task: probe fitted on {n_train} training sentences, "
           f"{n_test} test sentences; target < 25 MB and < 20 ms per sentence\n")
     print("| variant | size (MB) | size vs float32 | test accuracy | agreement with float32 | 1-sentence latency median / p90 (ms) | latency vs torch.ao | sentences/s at batch 32 | target met |")
@@ -166,7 +166,7 @@ def minilm_table(work: Path, repeats: int, n_train: int = 600, n_test: int = 300
     for name, size, acc, agree, t, tput in rows:
         met = "yes" if size < 25e6 and t.median < 0.020 else "no"
         print(f"| {name} | {size / 1e6:.1f} | {size / rows[0][1]:.3f} | {acc:.1%} | {agree:.1%} | {t.median * 1e3:.1f} / {t.p90 * 1e3:.1f} | "
-              f"{t.median * 1e3 / ref_ms:.2f} | {tput:,.0f} | {met} |")
+              f"{t.median / ref_s:.2f} | {tput:,.0f} | {met} |")
 
 
 def linear_table(repeats: int) -> None:
