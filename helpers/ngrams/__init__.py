@@ -22,6 +22,7 @@ from helpers.ngrams.edits import (
 )
 from helpers.ngrams.estimator import SmoothingOptions
 from helpers.ngrams.good_turing import good_turing_estimates, simple_good_turing
+from helpers.ngrams.interpolation import component_probabilities, fit_lambdas
 from helpers.ngrams.kneser_ney import KneserNey, kneser_ney_discounts
 from helpers.ngrams.model import NGramLM, Perplexity
 from helpers.ngrams.smoothing import SMOOTHERS, make_estimator
@@ -30,7 +31,7 @@ from helpers.ngrams.spelling import CONFUSION_SETS, SpellingConfig, SpellingCorr
 __all__ = [
     "BOS", "CONFUSION_SETS", "EDIT_CLASSES", "EOS", "SMOOTHERS", "UNK", "DeleteIndex", "EditChannel", "KneserNey",
     "NGramCounts", "NGramLM", "Perplexity", "SmoothingOptions", "SpellingConfig", "SpellingCorrector", "char_model",
-    "align", "count_ngrams", "damerau_levenshtein", "edit_class", "edits1", "edits2", "error_regions",
-    "good_turing_estimates",
+    "align", "component_probabilities", "count_ngrams", "damerau_levenshtein", "edit_class", "edits1", "edits2", "error_regions",
+    "fit_lambdas", "good_turing_estimates",
     "kneser_ney_discounts", "learn_edit_rates", "make_estimator", "simple_good_turing", "write_arpa",
 ]  # fmt: skip

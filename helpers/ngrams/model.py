@@ -72,7 +72,9 @@ class NGramLM:
 
     ``smoothing`` is one of ``"mle"``, ``"laplace"``, ``"add-k"`` (option ``k``),
     ``"good-turing"`` (Katz back-off with Simple Good-Turing discounts, option none),
-    ``"kneser-ney"`` (interpolated modified Kneser-Ney, option ``discounts``) or
+    ``"kneser-ney"`` (interpolated modified Kneser-Ney, option ``discounts``),
+    ``"interpolated"`` (Jelinek-Mercer, option ``lambdas``, see
+    :func:`helpers.ngrams.interpolation.fit_lambdas`) or
     ``"stupid-backoff"`` (option ``alpha``; it gives *scores*, not probabilities, so it has
     no perplexity). Options are described in :class:`helpers.ngrams.estimator.SmoothingOptions`.
 

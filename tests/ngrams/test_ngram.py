@@ -29,7 +29,9 @@ from helpers.ngrams import (
     EOS,
     UNK,
     NGramLM,
+    component_probabilities,
     count_ngrams,
+    fit_lambdas,
     good_turing_estimates,
     kneser_ney_discounts,
     simple_good_turing,
@@ -43,6 +45,7 @@ PROBABILISTIC = [
     ("add-k", {"k": 0.1}),
     ("good-turing", {}),
     ("kneser-ney", {}),
+    ("interpolated", {}),
 ]
 
 
@@ -178,6 +181,30 @@ def test_kneser_ney_discounts_formula():
     assert d2 == pytest.approx(2 - 3 * 0.625 * 15 / 30)
     assert d3 == pytest.approx(3 - 4 * 0.625 * 10 / 15)
     assert kneser_ney_discounts({1: 10, 2: 0, 3: 4}) is None  # as KenLM: cannot estimate
+
+
+def test_interpolation_by_hand_and_em_on_held_out_text(news):
+    """Jelinek-Mercer on the lecture's corpus: 0.2 / V + 0.3 P(w) + 0.5 P(w | v); EM weights
+    raise the held-out likelihood at every step and beat equal weights."""
+    lm = NGramLM(2, smoothing="interpolated", lambdas=(0.2, 0.3, 0.5)).fit(TOY)
+    assert lm.prob("cat", ["the"]) == pytest.approx(0.2 / 7 + 0.3 * 2 / 12 + 0.5 * 2 / 3)
+    assert lm.prob("dog", ["zebra"]) == pytest.approx(0.2 / 7 + 0.3 * 1 / 12 + 0.5 * 1 / 12)  # unseen context
+    counts = count_ngrams(news[0], order=3)
+    held_out = news[1][: len(news[1]) // 2]
+    lambdas, history = fit_lambdas(counts, held_out)
+    assert len(lambdas) == 4 and sum(lambdas) == pytest.approx(1.0) and min(lambdas) > 0
+    assert all(b >= a - 1e-12 for a, b in zip(history, history[1:], strict=False)) and len(history) > 3
+    P = component_probabilities(counts, held_out)
+    assert float(np.mean(np.log(P @ np.array(lambdas)))) >= history[-1] - 1e-12
+    tuned = NGramLM(3, smoothing="interpolated", lambdas=lambdas).fit(counts)
+    equal = NGramLM(3, smoothing="interpolated").fit(counts)
+    assert tuned.perplexity(held_out) == pytest.approx(math.exp(-float(np.mean(np.log(P @ np.array(lambdas))))))
+    rest = news[1][len(news[1]) // 2 :]
+    assert tuned.perplexity(rest) < equal.perplexity(rest)
+    with pytest.raises(ValueError, match="lambdas"):
+        NGramLM(2, smoothing="interpolated", lambdas=(0.5, 0.6))
+    with pytest.raises(ValueError, match="3 weights"):
+        NGramLM(2, smoothing="interpolated", lambdas=(0.5, 0.5)).fit(TOY)
 
 
 # ---------------------------------------------------------------- KenLM
