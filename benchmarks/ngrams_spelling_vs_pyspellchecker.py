@@ -18,14 +18,46 @@ wordfreq, at least one per million words).
   typos) but not real text; the ``frequency-list`` row is the corrector before the learned
   channel (issue 21), with its previous defaults.
 
-    python benchmarks/ngrams_spelling_vs_pyspellchecker.py [--n 1000]
+    python benchmarks/ngrams_spelling_vs_pyspellchecker.py [--n 1000] [--previous DIR]
+
+``--previous DIR`` also times ``SpellingCorrector()`` of another copy of the package (e.g.
+``git archive e35039d helpers | tar -x -C DIR``, the corrector before the learned channel) on
+the same pairs, alternating with this one, best of 3 each.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
+
+_TIMER = """
+import json, sys, time
+from helpers.ngrams import SpellingCorrector
+pairs = json.load(open(sys.argv[1]))
+corrector = SpellingCorrector()
+best = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    top1 = sum(corrector.candidates(w, 5)[0][0] == r for w, r in pairs)
+    best.append(time.perf_counter() - t0)
+print(json.dumps({"ms": min(best) / len(pairs) * 1000, "top1": top1 / len(pairs)}))
+"""
+
+
+def time_package(root, pairs):
+    """ms per word and top-1 of ``SpellingCorrector()`` from the package under ``root``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(pairs, f)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", _TIMER, f.name], env=env, capture_output=True, text=True, check=True)
+    os.unlink(f.name)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def timed_eval(rank, pairs, subset):
@@ -42,6 +74,7 @@ def timed_eval(rank, pairs, subset):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="held-out misspellings to correct (default 1000)")
+    parser.add_argument("--previous", help="folder holding an earlier copy of the helpers package, to time against")
     args = parser.parse_args()
 
     from wordfreq import zipf_frequency
@@ -108,7 +141,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, everything, frequent, per_word, setup in results:
         print(f"| {name} | {everything['top1']:.1%} | {everything['top5']:.1%} | {frequent['top1']:.1%} | "
-              f"{frequent['top5']:.1%} | {1 / per_word:,.0f} | {per_word * 1000:.2f} | {setup:.1f} |")  # fmt: skip
+              f"{frequent['top5']:.1%} | {1 / per_word:,.1f} | {per_word * 1000:.2f} | {setup:.1f} |")  # fmt: skip
     ours, theirs = results[0], results[3]
     print(f"\nOurs (default) / pyspellchecker: top-1 {ours[1]['top1'] / theirs[1]['top1']:.3f} "
           f"(common words {ours[2]['top1'] / theirs[2]['top1']:.3f}), top-5 {ours[1]['top5'] / theirs[1]['top5']:.3f}, "
@@ -117,6 +150,20 @@ def main() -> None:
         sym = results[4]
         print(f"Ours (default) / symspellpy: top-1 {ours[1]['top1'] / sym[1]['top1']:.3f}, "
               f"words per second {sym[3] / ours[3]:.2f}x.")  # fmt: skip
+    if args.previous:
+        from pathlib import Path
+
+        this = Path(__file__).resolve().parent.parent
+        subset = [list(p) for p in pairs[:300]]
+        timings = {"this checkout": [], args.previous: []}
+        for _ in range(2):  # alternate, so that both see the same load
+            for name, root in (("this checkout", this), (args.previous, args.previous)):
+                timings[name].append(time_package(root, subset))
+        print(f"\nSpellingCorrector() on the first {len(subset)} pairs, alternating runs, best of 3 per run:\n")
+        print("| package | ms / word | top-1 |")
+        print("|---|---:|---:|")
+        for name, runs in timings.items():
+            print(f"| {name} | {min(r['ms'] for r in runs):.2f} | {runs[0]['top1']:.1%} |")
 
 
 def _version(name: str) -> str:

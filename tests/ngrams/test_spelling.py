@@ -201,11 +201,11 @@ def test_novel_weight_zero_assumes_every_unknown_word_is_a_typo():
 
 
 def test_held_out_accuracy(corrector):
-    """Regression floor on 500 held-out codespell pairs (measured 0.89 top-1, 0.91 top-5 when
-    written; the benchmark has the full table and pyspellchecker's 0.84 on the same pairs)."""
+    """Regression floor on 500 held-out codespell pairs (measured 0.876 top-1 and 0.902 top-5
+    when written; the benchmark has the full table, with pyspellchecker on the same pairs)."""
     pairs = misspelling_split("test", size=500)
     result = top_k_accuracy(lambda w: [c for c, _ in corrector.candidates(w, 5)], pairs)
-    assert result["top1"] > 0.85 and result["top5"] > 0.88, result
+    assert result["top1"] > 0.85 and result["top5"] > 0.875, result
 
 
 @pytest.mark.filterwarnings("ignore:too few")
