@@ -55,7 +55,8 @@ def time_package(root, pairs):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(pairs, f)
     env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, "-c", _TIMER, f.name], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _TIMER, f.name], env=env, cwd=str(root),  # cwd first on sys.path
+                          capture_output=True, text=True, check=True)
     os.unlink(f.name)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -75,7 +76,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="held-out misspellings to correct (default 1000)")
     parser.add_argument("--previous", help="folder holding an earlier copy of the helpers package, to time against")
+    parser.add_argument("--previous-only", action="store_true", help="with --previous: only that timing")
     args = parser.parse_args()
+    if args.previous_only:
+        return compare_with_previous(args.previous, args.n)
 
     from wordfreq import zipf_frequency
 
@@ -151,19 +155,26 @@ def main() -> None:
         print(f"Ours (default) / symspellpy: top-1 {ours[1]['top1'] / sym[1]['top1']:.3f}, "
               f"words per second {sym[3] / ours[3]:.2f}x.")  # fmt: skip
     if args.previous:
-        from pathlib import Path
+        compare_with_previous(args.previous, args.n)
 
-        this = Path(__file__).resolve().parent.parent
-        subset = [list(p) for p in pairs[:300]]
-        timings = {"this checkout": [], args.previous: []}
-        for _ in range(2):  # alternate, so that both see the same load
-            for name, root in (("this checkout", this), (args.previous, args.previous)):
-                timings[name].append(time_package(root, subset))
-        print(f"\nSpellingCorrector() on the first {len(subset)} pairs, alternating runs, best of 3 per run:\n")
-        print("| package | ms / word | top-1 |")
-        print("|---|---:|---:|")
-        for name, runs in timings.items():
-            print(f"| {name} | {min(r['ms'] for r in runs):.2f} | {runs[0]['top1']:.1%} |")
+
+def compare_with_previous(previous: str, n: int) -> None:
+    """Time ``SpellingCorrector()`` of this checkout and of ``previous`` on the same pairs."""
+    from pathlib import Path
+
+    from helpers.data import misspelling_split
+
+    this = Path(__file__).resolve().parent.parent
+    subset = [list(p) for p in misspelling_split("test", size=min(n, 300))]
+    timings = {"this checkout": [], previous: []}
+    for _ in range(2):  # alternate, so that both see the same load
+        for name, root in (("this checkout", this), (previous, previous)):
+            timings[name].append(time_package(root, subset))
+    print(f"\nSpellingCorrector() on the first {len(subset)} pairs, alternating runs, best of 3 per run:\n")
+    print("| package | ms / word | top-1 |")
+    print("|---|---:|---:|")
+    for name, runs in timings.items():
+        print(f"| {name} | {min(r['ms'] for r in runs):.2f} | {runs[0]['top1']:.1%} |")
 
 
 def _version(name: str) -> str:
