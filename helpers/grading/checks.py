@@ -350,7 +350,7 @@ def fresh_import(module_name: str):
     """A new copy of ``module_name`` loaded from its file, not the one in ``sys.modules``.
 
     Tests use it for reference code, so that a student who patched the imported module (say
-    ``helpers.ngram.NGramLM.prob = ...``) cannot change the reference answers. Modules it
+    ``helpers.ngrams.NGramLM.prob = ...``) cannot change the reference answers. Modules it
     imports in turn come from ``sys.modules``; the grader restores those before every test.
     """
     spec = importlib.util.find_spec(module_name)

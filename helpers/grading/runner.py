@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from helpers.course.notebooks import ROOT, normalise_week
 from helpers.grading.align import build_plan, split_hidden
 from helpers.grading.feedback import PartResult, render_feedback
 from helpers.grading.intake import Submission, find_submissions, safe_id
-from helpers.notebooks import ROOT, normalise_week
 
 __all__ = ["Assignment", "GradeSettings", "grade_command", "grade_one", "grade_submissions"]
 

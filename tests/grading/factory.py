@@ -7,8 +7,8 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.notebooks import ROOT
 from helpers.grading.synthetic import answers, fill
-from helpers.notebooks import ROOT
 
 WEEK = "week00"
 SOURCE = ROOT / "solutions" / WEEK / f"{WEEK}.ipynb"

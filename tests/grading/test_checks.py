@@ -146,7 +146,7 @@ def test_check_raises_and_own_work():
         check_raises(ValueError, int, "3")
     with pytest.raises(GradingFailure, match="raised TypeError"):
         check_raises(ValueError, int, None)
-    from helpers.chars import random_windows
+    from helpers.data import random_windows
 
     with pytest.raises(GradingFailure, match="course package"):
         check_own_work(random_windows, "random_windows")
@@ -158,14 +158,14 @@ def test_check_raises_and_own_work():
 
 
 def test_fresh_import_is_a_separate_copy():
-    import helpers.chars as chars
+    import helpers.data.vocab as vocab_module
 
-    fresh = fresh_import("helpers.chars")
-    assert fresh is not chars and fresh.CharVocab is not chars.CharVocab
-    original = chars.CharVocab.decode
+    fresh = fresh_import("helpers.data.vocab")
+    assert fresh is not vocab_module and fresh.Vocab is not vocab_module.Vocab
+    original = vocab_module.Vocab.decode
     try:
-        chars.CharVocab.decode = lambda self, ids: "patched"
-        vocab = fresh.CharVocab.from_text("abc")
+        vocab_module.Vocab.decode = lambda self, ids: "patched"
+        vocab = fresh.Vocab.from_text("abc")
         assert vocab.decode(vocab.encode("cab")) == "cab"
     finally:
-        chars.CharVocab.decode = original
+        vocab_module.Vocab.decode = original

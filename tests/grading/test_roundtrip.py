@@ -11,9 +11,9 @@ import re
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
+from helpers.course.notebooks import ROOT
 from helpers.grading.release import release, visible_tests
-from helpers.notebooks import ROOT
 
 WEEKS = sorted(p.name for p in (ROOT / "solutions").glob("week*") if p.is_dir())
 

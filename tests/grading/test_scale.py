@@ -8,7 +8,7 @@ import zipfile
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
 from helpers.grading.intake import find_submissions
 from tests.grading import factory as f
 
