@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
+from helpers.course import best_time
 from helpers.scaling import measure, tiled_attention
 from helpers.transformer import causal_mask, scaled_dot_product_attention
 
@@ -31,17 +31,6 @@ def implementations(block: int):
         f"tiled, blocks of {block}": lambda q, k, v: tiled_attention(q, k, v, causal=True, block_q=block, block_k=block),
         "torch sdpa (fused)": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
     }
-
-
-def best_time(fn, device, repeats=3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None) -> int:
@@ -67,7 +56,7 @@ def main(argv=None) -> int:
                 continue
             out, report = measure(fn, q, k, v) if device.type == "cpu" else (fn(q, k, v), None)
             with torch.no_grad():
-                seconds = best_time(lambda fn=fn: fn(q, k, v), device)
+                seconds = best_time(lambda fn=fn, q=q, k=k, v=v: fn(q, k, v))
             if name.startswith("plain"):
                 reference, plain_time = out, seconds
             diff = f"{(out - reference).abs().max().item():.1e}" if reference is not None else "n/a"

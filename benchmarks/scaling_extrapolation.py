@@ -8,7 +8,7 @@ evaluated on 64 windows of 64, 128 and 256 validation characters, each read from
 the mean loss over all positions, and over the positions past the training length (Press et
 al. 2022, Figure 1, evaluate the same way). Several seeds; one CSV row per model and length.
 
-    python benchmarks/scaling_extrapolation.py                 # 4 schemes x 3 seeds, about 15 CPU-minutes
+    python benchmarks/scaling_extrapolation.py                 # 4 schemes x 3 seeds, 55 minutes on a loaded 2-core machine
     python benchmarks/scaling_extrapolation.py --seeds 1 --tokens 300000   # a quick look
 """
 

@@ -1,13 +1,14 @@
 """Week 7: a sweep of tiny GPTs (sizes x token budgets) on a CPU, and the scaling laws it gives.
 
-Each point trains the course GPT (:class:`helpers.gpt.GPT`, learned positions, pre-LN, context
+Each point trains the course GPT (:class:`helpers.transformer.GPT`, learned positions, pre-LN, context
 of 64 characters) from scratch on the Wikipedia sample for a budget of characters, with the
-recipe of :func:`helpers.scaling.experiments.train_lm` (AdamW, lr 0.01, warm-up then a cosine
-decay to a tenth over exactly the budget), one seed, one CPU thread. It records the validation
+recipe of :func:`helpers.scaling.experiments.train_lm` (AdamW, lr 0.01, a warm-up of
+min(200, half the steps), then a cosine decay to a tenth over exactly the budget), one seed, one
+CPU thread. It records the validation
 loss (nats per character, first 131,072 validation characters) and the word-completion scores
 of the emergence experiment, and writes one CSV row per point, which the week 7 notebook loads:
 
-    python benchmarks/scaling_sweep.py                    # the full sweep: 24 points, about 25 CPU-minutes
+    python benchmarks/scaling_sweep.py                    # the full sweep: 20 points, 85 minutes on a loaded 2-core machine
     python benchmarks/scaling_sweep.py --quick --out /tmp/sweep.csv   # 4 small points, a smoke test
 
 Then it fits, side by side with the published values:

@@ -27,7 +27,7 @@ from torch import nn
 
 from helpers.scaling.positions import alibi_bias, alibi_slopes, apply_rope, rope_angles
 from helpers.scaling.tiled import tiled_attention
-from helpers.transformer import causal_mask, scaled_dot_product_attention
+from helpers.transformer.attention import causal_mask, scaled_dot_product_attention
 
 __all__ = ["IMPLEMENTATIONS", "GQAResult", "GroupedQueryAttention", "grouped_attention", "repeat_kv"]
 

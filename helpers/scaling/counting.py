@@ -102,7 +102,7 @@ class TransformerShape:
 
 
 def shape_of(config) -> TransformerShape:
-    """The :class:`TransformerShape` of a course model's config (``helpers.gpt.GPTConfig`` or
+    """The :class:`TransformerShape` of a course model's config (``helpers.transformer.GPTConfig`` or
     ``helpers.scaling.ModernConfig``), of a model that has a ``config``, or a shape itself."""
     if isinstance(config, TransformerShape):
         return config

@@ -20,7 +20,7 @@ rest of the model unchanged.
 
 ``run(idx, cache)`` is the whole interface a decoding loop needs: logits for new tokens given
 the KV cache of the earlier ones, and the new cache. ``generate`` samples with it, through the
-course's sampler (:func:`helpers.gpt.sample_next_token`). Left out: dropout, the RoPE scaling
+course's sampler (:func:`helpers.transformer.sample_next_token`). Left out: dropout, the RoPE scaling
 variants for longer contexts (NTK, YaRN), sliding-window attention, and padding.
 """
 
@@ -33,11 +33,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from helpers.gpt import _check_sampling, sample_next_token
 from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
 from helpers.scaling.layers import RMSNorm, SwiGLU, swiglu_hidden
 from helpers.scaling.moe import MoEFeedForward
-from helpers.transformer import LearnedPositionalEncoding, sinusoidal_encoding
+from helpers.transformer.gpt import _check_sampling, sample_next_token
+from helpers.transformer.positions import LearnedPositionalEncoding, sinusoidal_encoding
 
 __all__ = ["ModernBlock", "ModernConfig", "ModernDecoder", "DecoderOutput", "POSITIONS"]
 
@@ -132,7 +132,7 @@ class ModernDecoder(nn.Module):
         for module in self.modules():  # GPT-2's initialisation (Radford et al. 2019, section 2.3)
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        # Fixed sinusoids have entries of size ~1: as in helpers.gpt (Vaswani et al. 2017, section 3.4)
+        # Fixed sinusoids have entries of size ~1: as in helpers.transformer.GPT (Vaswani et al. 2017, section 3.4)
         # the token embeddings get unit-size entries too (std n_embd^-1/2, times sqrt(n_embd)).
         self.emb_scale = math.sqrt(c.n_embd) if c.position == "sinusoidal" else 1.0
         if c.position == "sinusoidal":
@@ -195,7 +195,7 @@ class ModernDecoder(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens (``temperature=0``: greedy),
-        seeing at most the last ``block_size`` tokens, like :meth:`helpers.gpt.GPT.generate`.
+        seeing at most the last ``block_size`` tokens, like :meth:`helpers.transformer.GPT.generate`.
         With ``use_cache`` each step feeds only the newest token while the window is not full;
         the tokens are the same either way."""
         if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] == 0:

@@ -7,7 +7,7 @@ come from the same code with the same seed.
 - :func:`train_lm`: AdamW with a linear warm-up and a cosine decay to a tenth of the learning
   rate over exactly the token budget (Hoffmann et al. 2022, section 3.1 and Figure A1: a
   cosine cycle longer than the run overestimates the loss of short runs).
-- :func:`sweep_point`: one course GPT (:class:`helpers.gpt.GPT`) of a given shape trained on a
+- :func:`sweep_point`: one course GPT (:class:`helpers.transformer.GPT`) of a given shape trained on a
   given number of characters of the Wikipedia sample; its validation loss and word-completion
   scores as a CSV row.
 - :func:`word_completion_items` and :func:`word_scores`: the emergence task, built from held-out
@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.chars import CharVocab, char_corpus, random_windows
-from helpers.gpt import GPT, GPTConfig, evaluate_loss, lm_loss
+from helpers.data.chars import char_corpus, random_windows
+from helpers.data.vocab import Vocab
+from helpers.transformer.gpt import GPT, GPTConfig, evaluate_loss, lm_loss
 
 __all__ = [
     "SWEEP_FIELDS",
@@ -54,7 +55,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CharData:
-    vocab: CharVocab
+    vocab: Vocab
     train_ids: torch.Tensor
     val_ids: torch.Tensor
     val_text: str
@@ -63,7 +64,7 @@ class CharData:
 def char_data(min_count: int = 20) -> CharData:
     """The Wikipedia sample as characters, split by article (the split and vocabulary of week 5)."""
     train_text, val_text, _ = char_corpus("wikipedia")
-    vocab = CharVocab.from_text(train_text, min_count=min_count)
+    vocab = Vocab.from_text(train_text, min_count=min_count)
     return CharData(vocab, vocab.encode(train_text), vocab.encode(val_text), val_text)
 
 
@@ -146,7 +147,7 @@ def word_completion_items(
 
 
 @torch.no_grad()
-def word_scores(model: nn.Module, vocab: CharVocab, items, batch_size: int = 256) -> dict[str, float]:
+def word_scores(model: nn.Module, vocab: Vocab, items, batch_size: int = 256) -> dict[str, float]:
     """Per-letter accuracy, mean log-probability per letter (nats) and exact-match accuracy of
     ``model`` on the (context, word) ``items`` (see the module docstring)."""
     device = next(model.parameters()).device
@@ -172,7 +173,7 @@ def word_scores(model: nn.Module, vocab: CharVocab, items, batch_size: int = 256
     return {"letter_accuracy": correct / letters, "letter_log_prob": log_prob / letters, "exact_match": exact / len(items)}
 
 
-SWEEP_SIZES = ((1, 16, 2), (2, 24, 2), (2, 40, 2), (3, 56, 4), (4, 72, 4), (4, 96, 4))  # (n_layer, n_embd, n_head)
+SWEEP_SIZES = ((1, 16, 2), (2, 24, 2), (2, 40, 2), (3, 56, 4), (4, 72, 4))  # (n_layer, n_embd, n_head)
 SWEEP_TOKENS = (500_000, 1_000_000, 2_000_000, 4_000_000)  # characters; the training text has 2.3M
 SWEEP_LR = 1e-2  # the best of 3e-3, 5e-3, 1e-2, 2e-2 for the smallest and a large size at 0.5M-1M tokens
 

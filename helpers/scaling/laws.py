@@ -84,10 +84,15 @@ def _fit_offset_law(x: np.ndarray, y: np.ndarray, starts: list[tuple[float, floa
         a, alpha, E = p
         return np.log(E + np.exp(a - alpha * x)) - y
 
+    def jacobian(p):  # d residual / d (a, alpha, E)
+        a, alpha, E = p
+        t = np.exp(a - alpha * x)  # A' N^-alpha
+        return np.stack([t / (E + t), -x * t / (E + t), 1 / (E + t)], axis=1)
+
     best = None
     for start in starts:
         start = (start[0], float(np.clip(start[1], 0, 10)), float(np.clip(start[2], 0, upper_E * 0.999)))
-        result = least_squares(residuals, start, bounds=([-np.inf, 0.0, 0.0], [np.inf, 10.0, upper_E]), method="trf")
+        result = least_squares(residuals, start, jac=jacobian, bounds=([-np.inf, 0.0, 0.0], [np.inf, 10.0, upper_E]), method="trf")
         if best is None or result.cost < best.cost:
             best = result
     return best.x
@@ -150,7 +155,7 @@ def fit_power_law(
             if len(np.unique(N[idx])) < n_params:
                 continue  # too few distinct sizes in this resample to determine the law
             x = np.log(N[idx]) - log_ref
-            starts = warm + _starts(x, np.log(L[idx]), shares=(0.0, 0.9)) if irreducible else None
+            starts = warm + _starts(x, np.log(L[idx]), shares=(0.5,)) if irreducible else None
             estimates.append(fit(N[idx], L[idx], starts))
         samples = np.array(estimates)
         lo, hi = 100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2
@@ -225,7 +230,8 @@ GRIDS = {
 def fit_loss_surface(N, D, L, huber_delta: float = 1e-3, grid: str = "coarse", bootstrap: int = 0, seed: int = 0) -> LossSurface:
     """Fit L(N, D) = E + A / N^alpha + B / D^beta to losses ``L`` of models of ``N`` parameters
     trained on ``D`` tokens (Hoffmann et al. 2022, approach 3). ``bootstrap`` > 0 adds percentile
-    intervals (95%) from that many resamples, each refitted from the full fit's optimum."""
+    intervals (95%) from that many resamples, each refitted from the full fit's optimum and eight
+    points of the coarse grid."""
     from scipy.optimize import minimize
 
     if grid not in GRIDS:
@@ -249,7 +255,8 @@ def fit_loss_surface(N, D, L, huber_delta: float = 1e-3, grid: str = "coarse", b
     intervals = {}
     if bootstrap:
         rng = np.random.default_rng(seed)
-        estimates = np.array([fit(rng.integers(0, len(N), len(N)), [(alpha, beta, e, a, b)]) for _ in range(bootstrap)])
+        starts = [(alpha, beta, e, a, b), *list(itertools.product(*GRIDS["coarse"]))[::54]]  # the optimum and 8 more
+        estimates = np.array([fit(rng.integers(0, len(N), len(N)), starts) for _ in range(bootstrap)])
         values = {"E": np.exp(estimates[:, 2]), "A": np.exp(estimates[:, 0]), "B": np.exp(estimates[:, 1]),
                   "alpha": estimates[:, 3], "beta": estimates[:, 4]}  # fmt: skip
         intervals = {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for k, v in values.items()}

@@ -13,7 +13,6 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers.gpt import GPT, GPTConfig, lm_loss
 from helpers.scaling import counting
 from helpers.scaling.counting import (
     TransformerShape,
@@ -25,6 +24,7 @@ from helpers.scaling.counting import (
 )
 from helpers.scaling.decoder import ModernConfig, ModernDecoder
 from helpers.scaling.published import GPT2, GPT3, GPT3_REPORTED, LLAMA2
+from helpers.transformer import GPT, GPTConfig, lm_loss
 
 
 def test_docstring_examples():

@@ -10,9 +10,9 @@ causality, and a tiny model learns a periodic text).
 import pytest
 import torch
 
-from helpers.gpt import lm_loss
 from helpers.scaling.decoder import ModernConfig, ModernDecoder
 from helpers.scaling.moe import load_balancing_loss
+from helpers.transformer import lm_loss
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 

@@ -1,7 +1,7 @@
 """Reference checks for helpers.scaling.experiments and the committed sweep.
 
 Oracles: greedy decoding letter by letter (``GPT.generate`` with temperature 0) for exact match
-and a per-item loop for the per-letter scores; :func:`helpers.gpt.evaluate_loss` for the loss by
+and a per-item loop for the per-letter scores; :func:`helpers.transformer.evaluate_loss` for the loss by
 position; the recipe's own promise (a budget of tokens is that many steps, the loss falls); the
 committed CSV is complete and consistent with the counting formulas.
 """
@@ -13,8 +13,7 @@ from importlib import resources
 import pytest
 import torch
 
-from helpers.chars import CharVocab
-from helpers.gpt import GPT, GPTConfig, evaluate_loss
+from helpers.data import Vocab
 from helpers.scaling import experiments
 from helpers.scaling.counting import count_parameters
 from helpers.scaling.experiments import (
@@ -26,6 +25,7 @@ from helpers.scaling.experiments import (
     word_completion_items,
     word_scores,
 )
+from helpers.transformer import GPT, GPTConfig, evaluate_loss
 
 TEXT = (
     "the history of the county begins with the settlement of farmers. the university opened "
@@ -53,7 +53,7 @@ def test_items_are_words_of_the_text_with_their_context():
 
 
 def test_word_scores_equal_greedy_decoding_item_by_item():
-    vocab = CharVocab.from_text(TEXT)
+    vocab = Vocab.from_text(TEXT)
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=len(vocab), block_size=64, n_layer=1, n_head=2, n_embd=16)).eval()
     ids = vocab.encode(TEXT)
