@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.transformer import GPT, GPTConfig, evaluate_loss, lm_loss, sample_next_token
+from helpers.decoding import sample_next_token
+from helpers.transformer import GPT, GPTConfig, evaluate_loss, lm_loss
 
 
 def hugging_face():
