@@ -3,10 +3,10 @@ prompt (the exercise of the course's original slides, made testable).
 
 No one setting suits every task. What the literature reports, and what the presets take from it:
 
-* **code**: Chen et al. (2021, "Evaluating large language models trained on code", Sec. 3.3,
+* **code**: Chen et al. (2021, "Evaluating large language models trained on code",
   Fig. 5) found temperature 0.2 best for pass@1 (one sample must be right) and higher ones
   for pass@100; they sample with nucleus p = 0.95. Code is unforgiving: low temperature.
-* **story**: Holtzman et al. (2020, Sec. 5) found nucleus sampling with p = 0.95 at
+* **story**: Holtzman et al. (2020) found nucleus sampling with p = 0.95 at
   temperature 1 closest to human text in perplexity and diversity; open-ended writing wants
   variety.
 * **dialogue**: in between (our choice: temperature 0.7, p = 0.9), with a presence penalty

@@ -1,5 +1,5 @@
 r"""Contrastive search (Su, Lan, Wang, Yogatama, Kong & Collier 2022, "A contrastive framework for
-neural text generation", NeurIPS, Sec. 4.2, Eq. 5).
+neural text generation", NeurIPS, Sec. 4).
 
 Greedy decoding repeats itself because the most likely next token often re-states the
 context. Contrastive search takes, among the k most likely tokens :math:`V^{(k)}`, the one that
@@ -45,7 +45,7 @@ __all__ = ["contrastive_scores", "contrastive_search"]
 def contrastive_scores(
     probs: torch.Tensor, candidates: torch.Tensor, context: torch.Tensor, alpha: float
 ) -> torch.Tensor:
-    r"""The objective of Eq. 5 for k candidates of each of B rows: ``probs`` (B, k) are
+    r"""The objective of contrastive search for k candidates of each of B rows: ``probs`` (B, k) are
     :math:`p_\theta(v \mid x_{<t})`, ``candidates`` (B, k, C) the hidden states :math:`h_v`,
     ``context`` (B, T, C) those of the tokens so far. Returns (B, k).
 

@@ -7,7 +7,7 @@ the ``transformers`` processor named in its docstring on random logits and histo
 included (``tests/decoding/test_processors.py``).
 
 *Warpers* change the distribution we sample from (Holtzman et al. 2020, "The curious case of
-neural text degeneration", ICLR, Sec. 3 and 4):
+neural text degeneration", ICLR):
 
 * :func:`apply_temperature`: :math:`z / \tau` (Ackley, Hinton & Sejnowski 1985).
 * :func:`top_k_filter`: keep the k largest scores (Fan, Lewis & Dauphin 2018, ACL).
@@ -17,20 +17,20 @@ neural text degeneration", ICLR, Sec. 3 and 4):
   (Nguyen et al. 2024, "Turning up the heat: min-p sampling").
 * :func:`typical_filter`: keep the tokens whose surprisal :math:`-\log p` is closest to the
   entropy, up to a mass (Meister, Pimentel, Wiher & Cotterell 2023, "Locally typical sampling",
-  TACL, Sec. 4).
+  TACL).
 
 *Penalties* discourage repeating the text so far:
 
 * :func:`repetition_penalty`: divide a positive score, multiply a negative one, by
   :math:`\theta` for every token already in the sequence, prompt included (Keskar et al. 2019,
-  "CTRL", Sec. 4.1, who divide the logits of the previous tokens by :math:`\theta = 1.2`; the
+  "CTRL", who divide the logits of the previous tokens by :math:`\theta = 1.2`; the
   multiplication of negative scores is transformers' fix so that the penalty always lowers).
 * :func:`frequency_presence_penalty`: :math:`z_j - c_j\,\alpha_\text{freq} - [c_j > 0]\,
   \alpha_\text{pres}` with :math:`c_j` the number of times token j was *generated* so far, as
   the OpenAI API documents its ``frequency_penalty`` and ``presence_penalty`` (no transformers
   processor exists; the test checks the documented formula).
 * :func:`no_repeat_ngram_filter`: forbid any token that would complete an n-gram already in
-  the sequence (Paulus, Xiong & Socher 2018, Sec. 2.5, trigram blocking in summarisation).
+  the sequence (Paulus, Xiong & Socher 2018, ICLR, who block repeated trigrams in summaries).
 * :func:`suppress_tokens`: never generate the given ids (padding, a begin symbol).
 
 :class:`SamplingConfig` composes them in transformers' order (``GenerationMixin.
@@ -149,7 +149,7 @@ def min_p_filter(scores: torch.Tensor, min_p: float) -> torch.Tensor:
 
 
 def typical_filter(scores: torch.Tensor, mass: float) -> torch.Tensor:
-    r"""Locally typical sampling (Meister et al. 2023, Sec. 4): rank the tokens by how far their
+    r"""Locally typical sampling (Meister et al. 2023): rank the tokens by how far their
     surprisal is from the entropy, :math:`|-\log p_j - H(p)|`, and keep the closest ones until
     their probability adds up to ``mass`` (the token that crosses it included, with any tied
     with it; at least one token; ``TypicalLogitsWarper``).
@@ -176,7 +176,7 @@ def typical_filter(scores: torch.Tensor, mass: float) -> torch.Tensor:
 def repetition_penalty(scores: torch.Tensor, ids: torch.Tensor, penalty: float) -> torch.Tensor:
     r"""For every token present in ``ids`` (B, T) (prompt and generated text): a positive score
     is divided by ``penalty``, a negative one multiplied by it, once however often the token
-    occurs (Keskar et al. 2019, Sec. 4.1; ``RepetitionPenaltyLogitsProcessor``). It acts on raw
+    occurs (Keskar et al. 2019; ``RepetitionPenaltyLogitsProcessor``). It acts on raw
     logits: unlike the other processors it depends on their offset, so decoders pass it logits.
 
     >>> repetition_penalty(torch.tensor([[2.0, -2.0, 1.0]]), torch.tensor([[0, 1, 1]]), 2.0)

@@ -1,20 +1,20 @@
 r"""How good and how varied is generated text? Four measures that need no human judge.
 
 * :func:`distinct_n` (Li, Galley, Brockett, Gao & Dolan 2016, "A diversity-promoting objective
-  function for neural conversation models", NAACL, Sec. 4.3): the number of distinct n-grams
+  function for neural conversation models", NAACL): the number of distinct n-grams
   in all the generated texts, divided by the total number of generated tokens. Higher is more
   varied.
-* :func:`self_bleu` (Zhu et al. 2018, "Texygen", SIGIR, Sec. 3.2): the BLEU of each text
+* :func:`self_bleu` (Zhu et al. 2018, "Texygen", SIGIR): the BLEU of each text
   against all the others as references, averaged. Higher means the texts resemble each other:
   less diverse. BLEU is the course's :func:`helpers.seq2seq.bleu.corpus_bleu`, equal to
   ``sacrebleu``'s corpus BLEU of one hypothesis against many references (tested), with
   sacrebleu's default exponential smoothing.
 * :func:`repetition_rate` (the ``seq-rep-n`` of Welleck, Kulikov, Roller, Dinan, Cho & Weston
-  2020, "Neural text generation with unlikelihood training", ICLR, Sec. 6): within one text, the
+  2020, "Neural text generation with unlikelihood training", ICLR): within one text, the
   fraction of its n-grams that repeat an earlier one, :math:`1 - |\text{unique}| / |\text{all}|`,
   averaged over texts. Greedy decoding's loops score near 1.
 * :func:`perplexity`: :math:`\exp(-\frac{1}{N}\sum_i \log p(x_i \mid x_{<i}))` of the generated
-  tokens under a *reference* model. Holtzman et al. (2020, Sec. 5, Table 1) compare it with the
+  tokens under a *reference* model. Holtzman et al. (2020, Table 1) compare it with the
   perplexity of human text under the same model: too low means dull, repetitive text (beam
   search, greedy), too high means incoherent text (pure sampling).
 

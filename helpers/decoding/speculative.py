@@ -13,7 +13,7 @@ that the text is distributed exactly as if the target had sampled every token it
    :math:`r = \mathrm{norm}\big(\max(0, p - q)\big)` and stop; if all :math:`\gamma` were
    accepted, draw one more token from :math:`p(\cdot \mid x_{\le \gamma})`.
 
-Why it is exact (Leviathan et al., Appendix A.1): a token :math:`x` comes out of one position
+Why it is exact (Leviathan et al., Appendix A): a token :math:`x` comes out of one position
 either accepted, with probability :math:`q(x) \min(1, p(x)/q(x)) = \min(p(x), q(x))`, or drawn
 after a rejection, with probability :math:`\big(1 - \sum_y \min(p(y), q(y))\big)\, r(x) =
 \max(0, p(x) - q(x))`; the two add up to :math:`p(x)`. Each round costs :math:`\gamma` draft
@@ -98,11 +98,14 @@ class SpeculativeResult:
     rounds: int  # target calls after the prompt
     drafted: int  # draft tokens proposed
     accepted: int  # draft tokens accepted
+    rejected: int  # rounds that ended with a rejection (the draft tokens after it were never checked)
 
     @property
     def acceptance_rate(self) -> float:
-        """Accepted / drafted tokens: the empirical alpha of Leviathan et al."""
-        return self.accepted / self.drafted if self.drafted else float("nan")
+        """Accepted / checked draft tokens: the empirical alpha of Leviathan et al., the chance
+        that a draft token is accepted when it is checked (tokens after a rejection are not)."""
+        checked = self.accepted + self.rejected
+        return self.accepted / checked if checked else float("nan")
 
     @property
     def tokens_per_round(self) -> float:
@@ -143,7 +146,7 @@ def speculative_generate(
     eos = _eos_tensor(eos_id, ids.device)
     prompt_len = ids.shape[1]
     t_state = d_state = None
-    rounds = drafted = accepted = 0
+    rounds = drafted = accepted = rejected = 0
     while ids.shape[1] - prompt_len < max_new_tokens:
         g = min(gamma, max_new_tokens - (ids.shape[1] - prompt_len) - 1)  # room for the target's token
         # 1. draft g tokens
@@ -177,6 +180,7 @@ def speculative_generate(
                 break
             n += 1
         accepted += n
+        rejected += n < g
         if n < g:
             last = residual_distribution(p[n], q[n]) if config.do_sample else p[n]
         else:
@@ -187,4 +191,4 @@ def speculative_generate(
             end = int(torch.isin(ids[0, prompt_len:], eos).nonzero()[0]) + prompt_len + 1
             ids = ids[:, :end]
             break
-    return SpeculativeResult(ids, rounds, drafted, accepted)
+    return SpeculativeResult(ids, rounds, drafted, accepted, rejected)
