@@ -16,7 +16,10 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from helpers import __version__
+
     parser = argparse.ArgumentParser(prog="nextword", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"nextword {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="execute lecture notebooks headless and report")
