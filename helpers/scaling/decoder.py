@@ -33,12 +33,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
-from helpers.scaling.layers import RMSNorm, SwiGLU, swiglu_hidden
-from helpers.scaling.moe import MoEFeedForward
 from helpers.decoding.processors import SamplingConfig
 from helpers.decoding.sampling import generate
 from helpers.decoding.step import cached_step
+from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
+from helpers.scaling.layers import RMSNorm, SwiGLU, swiglu_hidden
+from helpers.scaling.moe import MoEFeedForward
 from helpers.transformer.positions import LearnedPositionalEncoding, sinusoidal_encoding
 
 __all__ = ["ModernBlock", "ModernConfig", "ModernDecoder", "DecoderOutput", "POSITIONS"]
