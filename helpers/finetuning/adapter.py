@@ -20,7 +20,13 @@ from torch import nn
 
 from helpers.finetuning.lora import LoRAConfig, inject_lora, lora_layers
 
-__all__ = ["ParameterCount", "load_adapter", "lora_state_dict", "save_adapter", "trainable_parameters"]
+__all__ = [
+    "ParameterCount",
+    "load_adapter",
+    "lora_state_dict",
+    "save_adapter",
+    "trainable_parameters",
+]
 
 
 class ParameterCount(NamedTuple):
@@ -69,10 +75,14 @@ def save_adapter(model: nn.Module, path: str | Path) -> Path:
     if not layers:
         raise ValueError("the model has no LoRA layers: call inject_lora first")
     if any(layer.merged for layer in layers.values()):
-        raise ValueError("save the adapter before merging (merge changes the base weights): call unmerge_lora first")
+        raise ValueError(
+            "save the adapter before merging (merge changes the base weights): call unmerge_lora first"
+        )
     configs = {layer.config for layer in layers.values()}
     if len(configs) != 1:
-        raise ValueError(f"the layers have different LoRA settings {configs}: save_adapter expects one")
+        raise ValueError(
+            f"the layers have different LoRA settings {configs}: save_adapter expects one"
+        )
     (config,) = configs
     meta = {"r": config.r, "alpha": config.alpha, "dropout": config.dropout, "rslora": config.rslora,
             "layers": sorted(layers)}  # fmt: skip
@@ -94,7 +104,9 @@ def load_adapter(model: nn.Module, path: str | Path) -> nn.Module:
     with safe_open(str(path), framework="pt") as f:
         raw = (f.metadata() or {}).get("lora")
     if raw is None:
-        raise ValueError(f"{path} is not a LoRA adapter written by save_adapter (no 'lora' metadata)")
+        raise ValueError(
+            f"{path} is not a LoRA adapter written by save_adapter (no 'lora' metadata)"
+        )
     meta = json.loads(raw)
     config = LoRAConfig(meta["r"], meta["alpha"], meta["dropout"], meta["rslora"])
     layers = lora_layers(model)
@@ -104,15 +116,21 @@ def load_adapter(model: nn.Module, path: str | Path) -> nn.Module:
     if sorted(layers) != meta["layers"]:
         missing = sorted(set(meta["layers"]) - set(layers))
         extra = sorted(set(layers) - set(meta["layers"]))
-        raise ValueError(f"the adapter in {path} does not fit this model: missing layers {missing[:4]}, extra {extra[:4]}")
+        raise ValueError(
+            f"the adapter in {path} does not fit this model: missing layers {missing[:4]}, extra {extra[:4]}"
+        )
     tensors = load_file(str(path))
     with torch.no_grad():
         for name, layer in layers.items():
             if layer.config != config:
-                raise ValueError(f"layer {name} has LoRA settings {layer.config}, the adapter {config}")
+                raise ValueError(
+                    f"layer {name} has LoRA settings {layer.config}, the adapter {config}"
+                )
             for part in ("lora_A", "lora_B"):
                 saved, own = tensors[f"{name}.{part}"], getattr(layer, part)
                 if saved.shape != own.shape:
-                    raise ValueError(f"{name}.{part} has shape {tuple(own.shape)} here, {tuple(saved.shape)} in {path}")
+                    raise ValueError(
+                        f"{name}.{part} has shape {tuple(own.shape)} here, {tuple(saved.shape)} in {path}"
+                    )
                 own.copy_(saved)
     return model

@@ -85,14 +85,20 @@ def instruction_vocab(extra: str = "") -> Vocab:
 
 class InstructionBatch(NamedTuple):
     inputs: torch.Tensor  # (B, T) token ids, right-padded with pad_id
-    targets: torch.Tensor  # (B, T) the next token where it belongs to the response, else IGNORE_INDEX
+    targets: (
+        torch.Tensor
+    )  # (B, T) the next token where it belongs to the response, else IGNORE_INDEX
     prompt_lengths: torch.Tensor  # (B,) tokens of each prompt
 
 
-def encode_instruction(vocab: Vocab, example: Instruction, template: Template = DEFAULT_TEMPLATE) -> tuple[torch.Tensor, int]:
+def encode_instruction(
+    vocab: Vocab, example: Instruction, template: Template = DEFAULT_TEMPLATE
+) -> tuple[torch.Tensor, int]:
     """Ids of ``prompt + output + </s>`` and the length of the prompt."""
     if vocab.eos_id is None:
-        raise ValueError("the vocabulary needs an end symbol to mark where a response stops: use instruction_vocab()")
+        raise ValueError(
+            "the vocabulary needs an end symbol to mark where a response stops: use instruction_vocab()"
+        )
     if not example.output:
         raise ValueError(f"example {example!r} has an empty output: there is nothing to learn")
     prompt = vocab.encode(template.prompt(example.instruction, example.input))
@@ -101,7 +107,10 @@ def encode_instruction(vocab: Vocab, example: Instruction, template: Template = 
 
 
 def instruction_batch(
-    vocab: Vocab, examples: Sequence[Instruction], template: Template = DEFAULT_TEMPLATE, block_size: int | None = None
+    vocab: Vocab,
+    examples: Sequence[Instruction],
+    template: Template = DEFAULT_TEMPLATE,
+    block_size: int | None = None,
 ) -> InstructionBatch:
     """Inputs and next-token targets, the prompt's targets masked with :data:`IGNORE_INDEX`.
 
@@ -132,7 +141,9 @@ def response_loss(model: nn.Module, batch: InstructionBatch) -> torch.Tensor:
     logits = logits[0] if isinstance(logits, tuple) else logits  # (B, T, V)
     if not bool((batch.targets != IGNORE_INDEX).any()):
         raise ValueError("every target is masked: the batch has no response tokens")
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1), ignore_index=IGNORE_INDEX
+    )
 
 
 # ----------------------------------------------------------------------------- the date instructions
@@ -200,4 +211,6 @@ def exact_match(predictions: Sequence[str], references: Sequence[str], strip: bo
     if not references:
         raise ValueError("exact_match needs at least one reference")
     norm = (lambda s: s.strip()) if strip else (lambda s: s)
-    return sum(norm(p) == norm(r) for p, r in zip(predictions, references, strict=True)) / len(references)
+    return sum(norm(p) == norm(r) for p, r in zip(predictions, references, strict=True)) / len(
+        references
+    )

@@ -53,7 +53,11 @@ class LoRAConfig:
     def __post_init__(self):
         if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
             raise ValueError(f"r={self.r!r} must be a positive integer (the rank of the update)")
-        if not isinstance(self.alpha, (int, float)) or isinstance(self.alpha, bool) or self.alpha <= 0:
+        if (
+            not isinstance(self.alpha, (int, float))
+            or isinstance(self.alpha, bool)
+            or self.alpha <= 0
+        ):
             raise ValueError(f"alpha={self.alpha!r} must be a positive number")
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout!r} must be in [0, 1)")
@@ -107,7 +111,9 @@ class LoRALinear(nn.Module):
         A = torch.empty(r, self.in_features)  # drawn on the CPU: the same adapter on every device
         nn.init.kaiming_uniform_(A, a=math.sqrt(5), generator=generator)  # as nn.Linear and peft
         self.lora_A = nn.Parameter(A.to(device=w.device, dtype=w.dtype))
-        self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=w.device, dtype=w.dtype))
+        self.lora_B = nn.Parameter(
+            torch.zeros(self.out_features, r, device=w.device, dtype=w.dtype)
+        )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.merged = False
 
@@ -126,7 +132,9 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"input has {x.shape[-1]} features, the layer expects {self.in_features}")
+            raise ValueError(
+                f"input has {x.shape[-1]} features, the layer expects {self.in_features}"
+            )
         out = self.base(x)
         if self.merged:
             return out
@@ -188,20 +196,32 @@ def inject_lora(
         try:
             re.compile(target_modules)
         except re.error as error:
-            raise ValueError(f"target_modules={target_modules!r} is not a valid regular expression: {error}") from None
+            raise ValueError(
+                f"target_modules={target_modules!r} is not a valid regular expression: {error}"
+            ) from None
     elif not target_modules or not all(isinstance(t, str) and t for t in target_modules):
-        raise ValueError(f"target_modules={target_modules!r} must be a regex or a non-empty list of module names")
+        raise ValueError(
+            f"target_modules={target_modules!r} must be a regex or a non-empty list of module names"
+        )
     LoRAConfig(r, alpha, dropout, rslora)  # check the numbers before touching the model
     if any(isinstance(m, LoRALinear) for m in model.modules()):
-        raise ValueError("the model already has LoRA layers: inject once (or merge_lora and reload the base)")
+        raise ValueError(
+            "the model already has LoRA layers: inject once (or merge_lora and reload the base)"
+        )
     names = {n: m for n, m in model.named_modules() if n and matches_target(n, target_modules)}
-    wrong = [f"{n} ({type(m).__name__})" for n, m in names.items() if not (isinstance(m, nn.Linear) or _is_conv1d(m))]
+    wrong = [
+        f"{n} ({type(m).__name__})"
+        for n, m in names.items()
+        if not (isinstance(m, nn.Linear) or _is_conv1d(m))
+    ]
     if wrong:
         raise ValueError(f"target_modules={target_modules!r} matches modules LoRA cannot wrap: {', '.join(wrong[:5])}; "
                          "target linear layers only")  # fmt: skip
     if not names:
         linear = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) or _is_conv1d(m)]
-        raise ValueError(f"target_modules={target_modules!r} matches no layer; linear layers are named e.g. {linear[:6]}")
+        raise ValueError(
+            f"target_modules={target_modules!r} matches no layer; linear layers are named e.g. {linear[:6]}"
+        )
     for p in model.parameters():
         p.requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
@@ -220,7 +240,9 @@ def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
 def _require_lora(model: nn.Module) -> dict[str, LoRALinear]:
     layers = lora_layers(model)
     if not layers:
-        raise ValueError("the model has no LoRA layers: call inject_lora(model, target_modules, ...) first")
+        raise ValueError(
+            "the model has no LoRA layers: call inject_lora(model, target_modules, ...) first"
+        )
     return layers
 
 

@@ -33,7 +33,18 @@ from helpers.decoding.processors import SamplingConfig
 from helpers.decoding.sampling import GREEDY, generate
 from helpers.finetuning.instructions import DEFAULT_TEMPLATE, Instruction, Template
 
-__all__ = ["Vote", "complete", "first_line", "few_shot_prompt", "self_consistency", "zero_shot_prompt"]
+#: Wang et al. 2023 (section 3.1) sample at temperature 0.5-0.7 (and top-k 40 for some models).
+SELF_CONSISTENCY = SamplingConfig(temperature=0.7)
+
+__all__ = [
+    "SELF_CONSISTENCY",
+    "Vote",
+    "complete",
+    "first_line",
+    "few_shot_prompt",
+    "self_consistency",
+    "zero_shot_prompt",
+]
 
 
 def zero_shot_prompt(query: Instruction, template: Template = DEFAULT_TEMPLATE) -> str:
@@ -42,7 +53,10 @@ def zero_shot_prompt(query: Instruction, template: Template = DEFAULT_TEMPLATE) 
 
 
 def few_shot_prompt(
-    examples: Sequence[Instruction], query: Instruction, template: Template = DEFAULT_TEMPLATE, separator: str = "\n"
+    examples: Sequence[Instruction],
+    query: Instruction,
+    template: Template = DEFAULT_TEMPLATE,
+    separator: str = "\n",
 ) -> str:
     """``k = len(examples)`` solved examples, each ended by ``separator``, then the query's prompt.
 
@@ -57,7 +71,9 @@ def few_shot_prompt(
     """
     if any(query == ex for ex in examples):
         raise ValueError("the query is one of the examples: the model could copy the answer")
-    shots = "".join(template.prompt(ex.instruction, ex.input) + ex.output + separator for ex in examples)
+    shots = "".join(
+        template.prompt(ex.instruction, ex.input) + ex.output + separator for ex in examples
+    )
     return shots + zero_shot_prompt(query, template)
 
 
@@ -117,7 +133,7 @@ def self_consistency(
     prompt: str,
     n_samples: int,
     max_new_tokens: int,
-    config: SamplingConfig = SamplingConfig(temperature=0.7),
+    config: SamplingConfig = SELF_CONSISTENCY,
     extract: Callable[[str], str] = first_line,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
@@ -130,8 +146,12 @@ def self_consistency(
     if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1:
         raise ValueError(f"n_samples={n_samples!r} must be a positive integer")
     if not config.do_sample:
-        raise ValueError("self-consistency votes over samples: greedy decoding (do_sample=False) gives one answer n times")
-    completions = complete(step, vocab, [prompt] * n_samples, max_new_tokens, config, generator, device)
+        raise ValueError(
+            "self-consistency votes over samples: greedy decoding (do_sample=False) gives one answer n times"
+        )
+    completions = complete(
+        step, vocab, [prompt] * n_samples, max_new_tokens, config, generator, device
+    )
     answers = [extract(c) for c in completions]
     counts = Counter(answers)
     best = max(counts.values())
