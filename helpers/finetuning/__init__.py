@@ -20,6 +20,7 @@ from helpers.finetuning.instructions import (
     IGNORE_INDEX,
     Instruction,
     InstructionBatch,
+    SHORT_FORMATS,
     Template,
     date_instructions,
     encode_instruction,
@@ -49,7 +50,7 @@ from helpers.finetuning.prompting import (
 
 __all__ = [
     "DATE_TASKS", "DEFAULT_TEMPLATE", "IGNORE_INDEX", "Instruction", "InstructionBatch", "LoRAConfig", "LoRALinear",
-    "ParameterCount", "Template", "Vote", "complete", "date_instructions", "encode_instruction", "exact_match",
+    "ParameterCount", "SHORT_FORMATS", "Template", "Vote", "complete", "date_instructions", "encode_instruction", "exact_match",
     "few_shot_prompt", "first_line", "inject_lora", "instruction_batch", "instruction_vocab", "load_adapter",
     "lora_layers", "lora_state_dict", "mark_only_lora_trainable", "matches_target", "merge_lora", "response_loss",
     "save_adapter", "self_consistency", "trainable_parameters", "unmerge_lora", "zero_shot_prompt",

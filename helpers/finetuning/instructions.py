@@ -10,8 +10,11 @@ completion-only training):
 
     L = - (1 / |R|) \sum_{t \in R} \log p(x_{t+1} | x_{\le t}),     R = positions whose next token is in the response
 
-:data:`DEFAULT_TEMPLATE` is a short, Alpaca-like layout for character models; the response
-ends with the end symbol so that generation knows where to stop.
+:data:`DEFAULT_TEMPLATE` is a short layout in the spirit of Alpaca's (``### Instruction`` /
+``### Input`` / ``### Response``), kept to a few characters because the course's models read
+characters and have short contexts; the response ends with the end symbol so that generation
+knows where to stop. :data:`SHORT_FORMATS` leaves out the dates spelled in words, so that an
+example fits in about 70 characters.
 
 :func:`date_instructions` turns week 4's dates (:mod:`helpers.data.dates`) into four tasks on the
 same inputs (ISO form, US form, year, month name): one model must read the instruction to know
@@ -39,7 +42,7 @@ from helpers.data.date_formats import FORMATS, MONTHS, can_render, render
 from helpers.data.dates import _partition
 from helpers.data.vocab import EOS, PAD, Vocab
 
-__all__ = ["DATE_TASKS", "DEFAULT_TEMPLATE", "IGNORE_INDEX", "Instruction", "InstructionBatch", "Template",
+__all__ = ["DATE_TASKS", "DEFAULT_TEMPLATE", "IGNORE_INDEX", "Instruction", "InstructionBatch", "SHORT_FORMATS", "Template",
            "date_instructions", "encode_instruction", "exact_match", "instruction_batch", "instruction_vocab",
            "response_loss"]  # fmt: skip
 
@@ -59,9 +62,9 @@ class Instruction:
 class Template:
     """How an example becomes text: ``prompt(ex)`` is everything before the answer."""
 
-    instruction: str = "### Instruction: {instruction}\n"
-    input: str = "### Input: {input}\n"
-    response: str = "### Response: "
+    instruction: str = "{instruction}\n"
+    input: str = "Input: {input}\n"
+    response: str = "Answer: "
 
     def prompt(self, instruction: str, input: str = "") -> str:
         if not isinstance(instruction, str) or not instruction.strip():
@@ -151,11 +154,13 @@ def _iso(d: datetime.date) -> str:
     return d.isoformat()
 
 
+SHORT_FORMATS = tuple(f for f in FORMATS if not f.startswith("spelled") and f != "iso")
+
 DATE_TASKS: dict[str, tuple[str, callable]] = {
-    "iso": ("Write this date in ISO form.", _iso),
-    "us": ("Write this date as MM/DD/YYYY.", lambda d: render(d, "us_slash")),
-    "year": ("Which year is this?", lambda d: str(d.year)),
-    "month": ("Which month is this?", lambda d: MONTHS[d.month - 1]),
+    "iso": ("Write in ISO form.", _iso),
+    "us": ("Write as MM/DD/YYYY.", lambda d: render(d, "us_slash")),
+    "year": ("Which year?", lambda d: str(d.year)),
+    "month": ("Which month?", lambda d: MONTHS[d.month - 1]),
 }
 
 

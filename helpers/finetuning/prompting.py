@@ -60,14 +60,14 @@ def few_shot_prompt(
 ) -> str:
     """``k = len(examples)`` solved examples, each ended by ``separator``, then the query's prompt.
 
-    >>> ex = Instruction("Which year is this?", "3 May 1999", "1999")
-    >>> print(few_shot_prompt([ex], Instruction("Which year is this?", "4 June 2001", "?")) + "|")
-    ### Instruction: Which year is this?
-    ### Input: 3 May 1999
-    ### Response: 1999
-    ### Instruction: Which year is this?
-    ### Input: 4 June 2001
-    ### Response: |
+    >>> ex = Instruction("Which year?", "3 May 1999", "1999")
+    >>> print(few_shot_prompt([ex], Instruction("Which year?", "4 June 2001", "?")) + "|")
+    Which year?
+    Input: 3 May 1999
+    Answer: 1999
+    Which year?
+    Input: 4 June 2001
+    Answer: |
     """
     if any(query == ex for ex in examples):
         raise ValueError("the query is one of the examples: the model could copy the answer")

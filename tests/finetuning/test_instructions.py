@@ -63,7 +63,7 @@ def test_mask_keeps_exactly_the_response():
         assert (
             first == batch.prompt_lengths[i] - 1
         )  # the last prompt token predicts the first answer token
-        assert vocab.decode(batch.inputs[i, : first + 1]).endswith("Response: ")
+        assert vocab.decode(batch.inputs[i, : first + 1]).endswith("Answer: ")
 
 
 def test_masked_loss_equals_manual_computation():
@@ -99,7 +99,7 @@ def test_few_shot_prompt_layout():
     shots = date_instructions(3, seed=0)
     query = date_instructions(1, "test", seed=0)[0]
     prompt = few_shot_prompt(shots, query)
-    assert prompt.count("Response: ") == 4 and prompt.endswith(zero_shot_prompt(query))
+    assert prompt.count("Answer: ") == 4 and prompt.endswith(zero_shot_prompt(query))
     assert (
         all(shot.output in prompt for shot in shots)
         and query.output not in prompt.split(query.input)[-1]
