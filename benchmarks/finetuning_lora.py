@@ -20,7 +20,12 @@ stored (the full state dict, or the adapter alone). Run from the repository root
     python benchmarks/finetuning_lora.py                               # defaults: about 5 minutes on 2 idle cores
     python benchmarks/finetuning_lora.py --pretrain-steps 100 --steps 50 --ranks 1 4   # a smoke run
 
-It prints the markdown table of benchmarks/README.md.
+With ``--minilm N``: week 6's topic task (``helpers.pretraining.load_topics``), the pre-trained
+MiniLM with a linear head fine-tuned on N labelled sentences (week 6's recipe: 3 epochs, at
+least 30 steps, batch 16, AdamW), every weight (lr 1e-4) vs LoRA r=8 on ``q_proj, v_proj`` plus
+the head (lr 1e-3); test accuracy and trainable parameters.
+
+It prints the markdown tables of benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -100,7 +105,13 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-peft", action="store_true", help="skip the peft step-time comparison")
+    parser.add_argument("--minilm", type=int, default=0, help="also compare on MiniLM with this many labelled sentences")
+    parser.add_argument("--no-gpt", action="store_true", help="skip the GPT experiments")
     args = parser.parse_args(argv)
+    if args.minilm:
+        minilm(args.minilm, args.threads)
+    if args.no_gpt:
+        return
     torch.set_num_threads(args.threads)
     seed_everything(0)
     device = torch.device(args.device)
@@ -161,6 +172,44 @@ def main(argv=None):
             cells.append(f"{row['peak_bytes'] / 1e6:.1f} MB ({full_row['peak_bytes'] / row['peak_bytes']:.2f}x less)")
         cells += [f"{row['ms_per_step']:.1f}", f"{row['news']:.3f}", f"{row['wiki']:.3f}", f"{row['file_bytes'] / 1e3:,.0f} kB"]
         print("| " + " | ".join(cells) + " |")
+
+
+def minilm(n: int, threads: int, seed: int = 0) -> None:
+    """LoRA vs full fine-tuning of MiniLM on week 6's topic task with ``n`` labelled sentences."""
+    import math
+
+    from helpers.pretraining import SequenceClassifier, accuracy, load_minilm, load_topics, predict
+    from helpers.pretraining.finetune import classification_batches, classification_loss
+    from helpers.pretraining.results import MAX_LENGTH, RECIPE
+
+    torch.set_num_threads(threads)
+    task = load_topics()
+    subset = task.subset(n, seed)
+    texts, labels = [s.text for s in subset], [s.label for s in subset]
+    rows = []
+    for name in ("full", "lora"):
+        seed_everything(seed)
+        encoder, tokenizer = load_minilm(fast=True)
+        if name == "lora":
+            inject_lora(encoder, ["q_proj", "v_proj"], r=8, alpha=16)
+        model = SequenceClassifier(encoder, n_classes=len(task.labels), pooling="mean")  # the head stays trainable
+        steps = max(RECIPE["min_steps"], math.ceil(RECIPE["epochs"] * n / RECIPE["batch_size"]))
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4 if name == "full" else 1e-3)
+        batches = classification_batches(tokenizer.encode_batch(texts, MAX_LENGTH), labels, RECIPE["batch_size"],
+                                         torch.Generator().manual_seed(seed), pad_id=encoder.config.pad_id)  # fmt: skip
+        start = time.perf_counter()
+        train_loop(model, batches, classification_loss, optimizer, steps, grad_clip=1.0, progress=False)
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            acc = accuracy(predict(model, tokenizer.encode_batch(task.texts("test"), MAX_LENGTH)), task.targets("test"))
+        count = trainable_parameters(model)
+        rows.append((name, count.trainable, count.total, acc, 1000 * seconds / steps))
+        print(rows[-1])
+    print(f"\nMiniLM on the topic task, {n} labelled sentences (seed {seed}), test accuracy on {len(task.test)} sentences\n")
+    print("| run | trainable parameters | test accuracy | ms/step |\n|---|---:|---:|---:|")
+    for name, trainable, total, acc, ms in rows:
+        label = "full fine-tuning" if name == "full" else "LoRA r=8 on q, v + head"
+        print(f"| {label} | {trainable:,} of {total:,} ({100 * trainable / total:.2g}%) | {100 * acc:.1f}% | {ms:.0f} |")
 
 
 if __name__ == "__main__":
