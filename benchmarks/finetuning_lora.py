@@ -209,7 +209,7 @@ def minilm(n: int, threads: int, seed: int = 0) -> None:
     print("| run | trainable parameters | test accuracy | ms/step |\n|---|---:|---:|---:|")
     for name, trainable, total, acc, ms in rows:
         label = "full fine-tuning" if name == "full" else "LoRA r=8 on q, v + head"
-        print(f"| {label} | {trainable:,} of {total:,} ({100 * trainable / total:.2g}%) | {100 * acc:.1f}% | {ms:.0f} |")
+        print(f"| {label} | {trainable:,} of {total:,} ({100 * trainable / total:.3g}%) | {100 * acc:.1f}% | {ms:.0f} |")
 
 
 if __name__ == "__main__":
