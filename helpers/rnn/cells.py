@@ -165,21 +165,26 @@ def check_sizes(**sizes) -> None:
 
 
 def set_forget_bias(module: nn.Module, value: float = 1.0) -> nn.Module:
-    """Start an LSTM with its forget gates open: the forget-gate part of ``bias_ih`` becomes
-    ``value`` and that of ``bias_hh`` zero, so ``f`` starts near ``sigmoid(value)``.
+    """Start a gated cell with its memory kept: in every LSTM (or LSTMCell) inside ``module`` the
+    forget-gate part of ``bias_ih`` becomes ``value`` and that of ``bias_hh`` zero, so ``f``
+    starts near ``sigmoid(value)``; in every GRU (or GRUCell) the same is done to the update
+    gate ``z``, which plays that part (``z = 1`` keeps the state unchanged). Simple RNNs inside
+    ``module`` are left alone.
 
     Gers et al. (2000) and Jozefowicz, Zaremba & Sutskever (2015, ICML) recommend a forget bias
-    of 1. Works on this module's LSTM/LSTMCell and on torch's; returns the module.
+    of 1. Works on this module's cells and layers and on torch's; returns the module.
     """
     found = False
     with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.split(".")[-1].startswith(("bias_ih", "bias_hh")) and p.shape[0] % 4 == 0:
-                H = p.shape[0] // 4
-                p[H : 2 * H] = value if "bias_ih" in name else 0.0
-                found = True
+        for sub in module.modules():
+            H = getattr(sub, "hidden_size", None)
+            for name, p in sub.named_parameters(recurse=False):
+                # rows H..2H are the forget gate f of an LSTM (i, f, g, o), the update gate z of a GRU (r, z, n)
+                if isinstance(H, int) and name.startswith(("bias_ih", "bias_hh")) and p.shape[0] in (3 * H, 4 * H):
+                    p[H : 2 * H] = value if name.startswith("bias_ih") else 0.0
+                    found = True
     if not found:
-        raise ValueError("set_forget_bias needs an LSTM or LSTMCell with biases (bias=True)")
+        raise ValueError("set_forget_bias needs an LSTM or GRU (layer or cell) with biases (bias=True)")
     return module
 
 

@@ -26,8 +26,9 @@ __all__ = ["SequenceClassifier", "accuracy", "reply", "retention_curve", "train_
 class SequenceClassifier(nn.Module):
     """Read a sequence of ids, answer with one class from the last hidden state.
 
-    ``forward(ids (B, T)) -> logits (B, n_classes)``. ``forget_bias`` (LSTM only) starts the
-    forget gates open (see :func:`helpers.rnn.set_forget_bias`); pad id 0 embeds to zeros.
+    ``forward(ids (B, T)) -> logits (B, n_classes)``. ``forget_bias`` (LSTM or GRU) starts the
+    forget gates open, or a GRU's update gates (see :func:`helpers.rnn.set_forget_bias`); pad
+    id 0 embeds to zeros.
     """
 
     def __init__(self, vocab_size: int, n_classes: int, hidden_size: int = 64, cell: str = "lstm",
@@ -35,8 +36,8 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         if cell not in ("lstm", "gru", "rnn"):
             raise ValueError(f"cell={cell!r}: choose 'lstm', 'gru' or 'rnn'")
-        if forget_bias is not None and cell != "lstm":
-            raise ValueError("forget_bias applies to an LSTM only; leave it None for cell='rnn'")
+        if forget_bias is not None and cell == "rnn":
+            raise ValueError("forget_bias applies to an LSTM or a GRU (its update gate); leave it None for cell='rnn'")
         self.cell = cell
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.rnn = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell](embed_dim, hidden_size, fast=fast)

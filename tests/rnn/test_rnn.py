@@ -325,7 +325,24 @@ def test_set_forget_bias_on_ours_and_torch():
             if "bias" in name:
                 expected = 2.0 if "bias_ih" in name else 0.0
                 assert torch.all(p[3:6] == expected)
-    with pytest.raises(ValueError, match="LSTM"):
+    for module in (nn.GRUCell(2, 4), GRUCell(2, 4), nn.GRU(2, 4, num_layers=2), GRU(2, 4, num_layers=2)):
+        set_forget_bias(module, 2.0)  # the update gate z: rows H..2H of the GRU's r, z, n
+        for name, p in module.named_parameters():
+            if "bias" in name:
+                assert torch.all(p[4:8] == (2.0 if "bias_ih" in name else 0.0))
+    for cell in (nn.GRUCell(2, 4), GRUCell(2, 4)):
+        with torch.no_grad():
+            for p in cell.parameters():
+                p.zero_()
+        set_forget_bias(cell, 2.0)  # now z = sigmoid(2), r = 1/2, n = tanh(0) = 0
+        h = cell(torch.randn(3, 2), torch.ones(3, 4))
+        torch.testing.assert_close(h, torch.full((3, 4), torch.sigmoid(torch.tensor(2.0)).item()))
+    rnn = RNNCell(2, 4)  # 4 units: a bias of 4 = 4 x 1 rows must not be taken for an LSTM's
+    before = rnn.bias_ih.clone()
+    with pytest.raises(ValueError, match="LSTM or GRU"):
+        set_forget_bias(rnn)
+    torch.testing.assert_close(rnn.bias_ih, before, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="LSTM or GRU"):
         set_forget_bias(RNNCell(2, 3))
 
 
