@@ -12,7 +12,15 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from helpers.embeddings import NeuralLM, NeuralLMConfig, by_frequency, context_windows, nplm_scores, perplexity, train_nplm
+from helpers.embeddings import (
+    NeuralLM,
+    NeuralLMConfig,
+    by_frequency,
+    context_windows,
+    nplm_scores,
+    perplexity,
+    train_nplm,
+)
 from helpers.ngrams import NGramLM, count_ngrams
 
 torch.set_num_threads(1)

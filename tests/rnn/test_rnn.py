@@ -114,9 +114,9 @@ def test_gru_reset_gate_acts_after_the_product_as_in_torch():
     """Cho et al. (2014, Eq. 8) reset the state before the product; PyTorch after it. With the
     reset gate forced open (r = 1) the two forms agree; half open, they differ."""
     g = torch.Generator().manual_seed(4)
-    I, H = 3, 4
-    w_ih, w_hh = torch.randn(3 * H, I, generator=g, dtype=torch.float64), torch.randn(3 * H, H, generator=g, dtype=torch.float64)
-    x, h = torch.randn(2, I, generator=g, dtype=torch.float64), torch.randn(2, H, generator=g, dtype=torch.float64)
+    n_in, H = 3, 4
+    w_ih, w_hh = torch.randn(3 * H, n_in, generator=g, dtype=torch.float64), torch.randn(3 * H, H, generator=g, dtype=torch.float64)
+    x, h = torch.randn(2, n_in, generator=g, dtype=torch.float64), torch.randn(2, H, generator=g, dtype=torch.float64)
 
     def cho(w_ih, w_hh, b_r=0.0):  # the paper's candidate: tanh(W x + U (r * h)); a bias on r only
         r = torch.sigmoid(x @ w_ih[:H].T + h @ w_hh[:H].T + b_r)
