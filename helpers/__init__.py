@@ -2,8 +2,8 @@
 
 One subpackage per week, named by its topic, whose ``__init__`` exports the week's API
 (``from helpers.ngrams import NGramLM``): ``ngrams`` (week 1), ``embeddings`` (2), ``rnn`` (3),
-``seq2seq`` (4), ``transformer`` (5), and the weeks after them. Beside the topics:
-``helpers.data`` (offline corpora, evaluation sets, vocabularies and generated tasks),
+``seq2seq`` (4), ``transformer`` (5), ``tokenization`` (8), and the weeks after them. Beside
+the topics: ``helpers.data`` (offline corpora, evaluation sets, vocabularies and generated tasks),
 ``helpers.course`` (the ``nextword`` command, the notebook runner, the doctor, seeding and
 training loops) and ``helpers.grading`` (the autograder and the checks of every test cell).
 """

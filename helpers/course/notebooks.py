@@ -14,23 +14,27 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "RunResult", "SETUP_CELL", "find_notebooks", "run_notebook", "strip_outputs"]
+__all__ = ["ROOT", "RunResult", "SETUP_CELL", "find_notebooks", "restamp_setup_cells", "run_notebook", "strip_outputs"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: helpers/course/notebooks.py -> ../../..
 
 # The first code cell of every notebook, verbatim (a test checks it). It must work with the
 # course installed (nothing happens), in a clone without installing (the checkout is put on
-# sys.path) and in Colab (the package is installed from COURSE_REPO, the one URL to change).
+# sys.path) and in Colab (the package is installed from COURSE_REPO at the release COURSE_REF,
+# "v" + the package version: a test keeps the two equal, and restamp_setup_cells() rewrites the
+# cell in every notebook after a release bumps the version).
 # It looks for the course's own distribution ("nextword"), not for any module called
 # "helpers": a student's helpers.py next to the notebook would otherwise hide the course and
 # fail later with a confusing error; it is named, with what to do, instead.
 SETUP_CELL = """\
 # Setup: runs unchanged locally, in Google Colab and offline. When the course package is
-# missing it uses this checkout of the course if there is one, else installs it from COURSE_REPO.
+# missing it uses this checkout of the course if there is one, else installs the course's
+# release COURSE_REF from COURSE_REPO (set NEXTWORD_REPO / NEXTWORD_REF to use a fork or a commit).
 import importlib.metadata, importlib.util, os, subprocess, sys
 from pathlib import Path
 
 COURSE_REPO = os.environ.get("NEXTWORD_REPO", "https://github.com/nextword-course/nextword")
+COURSE_REF = os.environ.get("NEXTWORD_REF", "v0.1.0")
 try:
     importlib.metadata.distribution("nextword")
 except importlib.metadata.PackageNotFoundError:
@@ -38,12 +42,29 @@ except importlib.metadata.PackageNotFoundError:
     if checkout is not None:
         sys.path.insert(0, str(checkout))
     else:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{COURSE_REPO}"], check=True)
+        url = COURSE_REPO if COURSE_REPO.startswith("git+") else f"git+{COURSE_REPO}"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{url}@{COURSE_REF}"], check=True)
         importlib.invalidate_caches()
 found = importlib.util.find_spec("helpers")
 if found is None or not found.submodule_search_locations or importlib.util.find_spec("helpers.course") is None:
     raise ImportError(f"'import helpers' finds {found.origin if found else 'nothing'}, not the course package: rename "
                       "your own helpers.py (or helpers/ folder), or reinstall the course; then restart the kernel")"""
+
+
+def restamp_setup_cells(paths=None) -> list[Path]:
+    """Make the first code cell of every notebook (or of ``paths``) :data:`SETUP_CELL` again,
+    e.g. after a new release changed ``COURSE_REF``; returns the notebooks it changed."""
+    import nbformat
+
+    changed = []
+    for path in paths or [*find_notebooks(kind="notebooks"), *find_notebooks(kind="solutions")]:
+        nb = nbformat.read(path, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        if first.source != SETUP_CELL:
+            first.source = SETUP_CELL
+            nbformat.write(nb, path)
+            changed.append(Path(path))
+    return changed
 
 
 @dataclass

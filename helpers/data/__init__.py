@@ -8,6 +8,7 @@ one vocabulary class, character data, optional downloads, and the synthetic task
 - :mod:`~helpers.data.chars`: character-level training windows and baselines;
 - :mod:`~helpers.data.dates` (with :mod:`~helpers.data.date_formats`): week 4's date task;
 - :mod:`~helpers.data.recall`: week 3's recall task and dialogues;
+- :mod:`~helpers.data.samples`: Python source files and word lists of two dozen languages;
 - :mod:`~helpers.data.download`: bigger data for users with internet, checksummed.
 """
 
@@ -42,14 +43,15 @@ from helpers.data.evaluation import (
     top_k_accuracy,
 )
 from helpers.data.recall import NAMES, Dialogues, RecallTask, row_batches
+from helpers.data.samples import LANGUAGES, python_source, word_list
 from helpers.data.text import split_sentences, tokenize
 from helpers.data.vocab import SEQ2SEQ_SPECIALS, Vocab
 
 __all__ = [
-    "CORPORA", "NAMES", "SEQ2SEQ_SPECIALS", "DateBatch", "DatePair", "DateSplits", "Dialogues", "RecallTask",
+    "CORPORA", "LANGUAGES", "NAMES", "SEQ2SEQ_SPECIALS", "DateBatch", "DatePair", "DateSplits", "Dialogues", "RecallTask",
     "Splits", "Vocab", "baseline_losses", "batches", "cache_dir", "char_corpus", "encode_pairs",
     "generate_dates", "load_analogies", "load_corpus", "load_dates", "load_misspellings", "load_polarity",
-    "load_sentences", "load_word_similarity", "misspelling_split", "random_windows", "row_batches",
+    "load_sentences", "load_word_similarity", "misspelling_split", "python_source", "random_windows", "row_batches",
     "source_vocab", "split_documents", "split_of", "split_sentences", "target_vocab", "tokenize",
-    "top_k_accuracy", "word_frequencies",
+    "top_k_accuracy", "word_frequencies", "word_list",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ source and licence:
 - ``word_frequencies()``: English word frequencies from the ``wordfreq`` package (Speer 2022;
   data CC BY-SA 4.0).
 
-Parsed corpora are cached on disk (``$NEXTWORD_CACHE`` or ``~/.cache/nextword``) and in memory.
+Parsed corpora are cached on disk (:func:`cache_dir`) and in memory.
 """
 
 from __future__ import annotations
@@ -57,10 +57,27 @@ T = TypeVar("T")
 
 
 def cache_dir() -> Path:
-    """Folder for parsed corpora and downloads: ``$NEXTWORD_CACHE`` or ``~/.cache/nextword``."""
-    path = Path(os.environ.get("NEXTWORD_CACHE") or Path.home() / ".cache" / "nextword")
+    """Folder for parsed corpora and downloads: ``$NEXTWORD_CACHE`` if set, else the platform's
+    cache folder (``$XDG_CACHE_HOME/nextword``, by default ``~/.cache/nextword``, on Linux;
+    ``~/Library/Caches/nextword`` on macOS; ``%LOCALAPPDATA%\\nextword\\Cache`` on Windows)."""
+    from platformdirs import user_cache_dir
+
+    path = Path(os.environ.get("NEXTWORD_CACHE") or user_cache_dir("nextword", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move a finished temporary file into place, readable as a normally created file would be
+    (``mkstemp`` makes files private, 0600; a cache shared by a class account must be readable)."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
 
 
 def gensim_data(name: str) -> Path:
@@ -111,7 +128,7 @@ def _atomic_write(path: Path, write, gzip_text: bool = False) -> None:
         opener = gzip.open(tmp, "wt", encoding="utf-8") if gzip_text else open(tmp, "w", encoding="utf-8")
         with opener as f:
             write(f)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

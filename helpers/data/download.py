@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from tqdm.auto import tqdm
 
-from helpers.data.corpora import cache_dir
+from helpers.data.corpora import cache_dir, publish
 
 __all__ = ["download", "sha256sum"]
 
@@ -84,5 +84,5 @@ def download(
             f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}. "
             "The file changed upstream or was damaged in transit; nothing was kept."
         )
-    os.replace(partial, target)
+    publish(partial, target)
     return target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers.course.cli import main
 
@@ -35,3 +36,25 @@ def test_bad_input_is_a_clear_message(capsys):
 def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-m", "helpers.course.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "grade" in done.stdout and "release" in done.stdout
+
+
+def test_version_and_python_dash_m_are_the_same_command():
+    from importlib.metadata import version
+
+    done = subprocess.run([sys.executable, "-m", "helpers", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"nextword {version('nextword')}"
+    done = subprocess.run([sys.executable, "-m", "helpers", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "grade" in done.stdout
+
+
+def test_package_metadata_follows_the_conventions():
+    from importlib.metadata import metadata
+
+    import helpers
+
+    meta = metadata("nextword")
+    assert helpers.__version__ == meta["Version"]  # one place: the package reads its metadata
+    assert meta.get("License-Expression") == "MIT"
+    assert any(url.startswith("Source, ") for url in meta.get_all("Project-URL"))
+    assert (Path(helpers.__file__).parent / "py.typed").is_file()

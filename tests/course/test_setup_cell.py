@@ -52,3 +52,27 @@ def test_a_checkout_that_is_not_installed_is_used(tmp_path):
                           env={"PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(ROOT / "helpers" / "course" / "__init__.py")
+
+
+@pytest.mark.parametrize(
+    "repo, expected",
+    [("https://example.org/fork/nextword", "git+https://example.org/fork/nextword@v9"),
+     ("git+file:///srv/course/nextword", "git+file:///srv/course/nextword@v9")],
+)  # fmt: skip
+def test_colab_installs_the_pinned_release_of_the_repository(tmp_path, repo, expected):
+    """Neither installed nor in a checkout (Colab): pip installs COURSE_REPO at COURSE_REF;
+    NEXTWORD_REPO may be written with or without the ``git+`` prefix."""
+    fake_pip = "import subprocess, sys\nsubprocess.run = lambda cmd, check: (print(cmd[-1]), sys.exit(0))\n"
+    done = subprocess.run([sys.executable, "-S", "-c", fake_pip + SETUP_CELL], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "NEXTWORD_REPO": repo, "NEXTWORD_REF": "v9"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
+
+
+def test_the_pinned_release_is_this_version():
+    from importlib.metadata import version
+
+    assert f'os.environ.get("NEXTWORD_REF", "v{version("nextword")}")' in SETUP_CELL, (
+        "COURSE_REF in helpers.course.notebooks.SETUP_CELL must be 'v' + the version in pyproject.toml; "
+        "after changing it run helpers.course.notebooks.restamp_setup_cells()"
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import sys
 
 import pytest
 
@@ -85,3 +88,21 @@ def test_sentences_of_the_corpus():
     sentences = data.load_sentences("news")
     assert len(sentences) > 2000
     assert all(s and all(w == w.lower() for w in s) for s in sentences[:100])
+
+
+def test_cache_follows_xdg_and_is_readable_by_others(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEXTWORD_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert corpora.cache_dir() == tmp_path / "xdg" / "nextword"
+    monkeypatch.setenv("NEXTWORD_CACHE", str(tmp_path / "class"))
+    assert corpora.cache_dir() == tmp_path / "class"
+    old = os.umask(0o022)
+    try:
+        corpora._cached_corpus.cache_clear()
+        data.load_corpus("news")
+    finally:
+        os.umask(old)
+        corpora._cached_corpus.cache_clear()
+    (written,) = (tmp_path / "class").glob("news-*.json.gz")
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644  # not mkstemp's private 0600
