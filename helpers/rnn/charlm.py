@@ -2,7 +2,7 @@
 
 The model (as in Graves 2013, "Generating sequences with recurrent neural networks", arXiv
 1308.0850, section 3, and Karpathy's char-rnn, 2015): embed each character, run a recurrent
-layer (:class:`helpers.rnn.LSTM` or :class:`helpers.rnn.RNN`), and read the next-character
+layer (:class:`helpers.rnn.LSTM`, :class:`~helpers.rnn.GRU` or :class:`~helpers.rnn.RNN`), and read the next-character
 distribution off every hidden state::
 
     e_t = E[x_t],   h_t = f(e_t, h_{t-1}),   p(x_{t+1} | x_{<=t}) = softmax(h_t W_o^T + b_o)
@@ -31,7 +31,7 @@ from helpers.decoding.sampling import GREEDY
 from helpers.decoding.sampling import generate as decode
 from helpers.rnn.bptt import stream_batches
 from helpers.rnn.cells import detach_state
-from helpers.rnn.layers import LSTM, RNN
+from helpers.rnn.layers import GRU, LSTM, RNN
 
 __all__ = ["CharLM", "CharLMConfig", "charlm_step", "generate", "sample", "stream_loss"]
 
@@ -44,13 +44,13 @@ class CharLMConfig:
     hidden_size: int = 128  # char-rnn's smallest setting (Karpathy 2015) is 128
     embed_dim: int = 32  # a one-hot input would do; a small embedding is cheaper
     num_layers: int = 1
-    cell: str = "lstm"  # "lstm", "rnn" (tanh) or "rnn_relu"
+    cell: str = "lstm"  # "lstm", "gru", "rnn" (tanh) or "rnn_relu"
     dropout: float = 0.0  # between recurrent layers, as in torch.nn.LSTM
     fast: bool = False  # True: PyTorch's fused kernel on the same parameters (tested equal)
 
     def __post_init__(self):
-        if self.cell not in ("lstm", "rnn", "rnn_relu"):
-            raise ValueError(f"cell={self.cell!r}: choose 'lstm', 'rnn' or 'rnn_relu'")
+        if self.cell not in ("lstm", "gru", "rnn", "rnn_relu"):
+            raise ValueError(f"cell={self.cell!r}: choose 'lstm', 'gru', 'rnn' or 'rnn_relu'")
         for name in ("vocab_size", "hidden_size", "embed_dim", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -68,8 +68,9 @@ class CharLM(nn.Module):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
-        if c.cell == "lstm":
-            self.rnn = LSTM(c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, fast=c.fast)
+        if c.cell in ("lstm", "gru"):
+            layer = LSTM if c.cell == "lstm" else GRU
+            self.rnn = layer(c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, fast=c.fast)
         else:
             nonlinearity = "relu" if c.cell == "rnn_relu" else "tanh"
             self.rnn = RNN(c.embed_dim, c.hidden_size, c.num_layers, nonlinearity, dropout=c.dropout, fast=c.fast)

@@ -19,7 +19,7 @@ def _model(cell="lstm", seed=0, V=13):
     return CharLM(CharLMConfig(vocab_size=V, hidden_size=16, embed_dim=6, cell=cell)).double()
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn", "rnn_relu"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn_relu"])
 @pytest.mark.parametrize("fast", [False, True])
 def test_forward_shapes_and_state_continuation(cell, fast):
     model = _model(cell)
@@ -131,7 +131,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="prompt"):
         sample(model, torch.tensor([], dtype=torch.long), 5)
     with pytest.raises(ValueError, match="cell"):
-        CharLMConfig(vocab_size=5, cell="gru")
+        CharLMConfig(vocab_size=5, cell="transformer")
     with pytest.raises(ValueError, match="hidden_size"):
         CharLMConfig(vocab_size=5, hidden_size=0)
     with pytest.raises(ValueError, match=r"\(B, T\)"):
