@@ -107,8 +107,14 @@ def _theme_import_cell(source: str) -> str:
     source = "\n".join(line for line in source.split("\n") if f'plt.style.use("{STYLE}")' not in line)
     lines = source.split("\n")
     at = next((i for i, line in enumerate(lines) if line.startswith("seed_everything(")), None)
-    if at is None:
-        return source.rstrip("\n") + "\n" + THEME_LINE
+    if at is None:  # after the imports
+        at, depth = 0, 0
+        for i, line in enumerate(lines):
+            if depth == 0 and not line.startswith(("import ", "from ")):
+                continue
+            depth += line.count("(") - line.count(")")
+            if depth == 0:
+                at = i + 1
     return "\n".join([*lines[:at], THEME_LINE, *lines[at:]])
 
 
