@@ -48,3 +48,25 @@ def test_every_notebook_that_plots_uses_the_course_theme_in_its_import_cell(path
     assert sum(LINE in c for c in code) == 1, f"{path.name}: set the theme once, in the import cell"
     assert "sns.set" not in "".join(code) and "plt.style.use(" not in "".join(code).replace(LINE, ""), (
         f"{path.name}: no other theme; change the course's in helpers/course/style.py")
+
+
+def test_apply_theme_puts_the_theme_back_into_a_notebook_taken_from_another_branch(tmp_path):
+    """After a merge takes a notebook without the theme, apply_theme() (run by `nextword
+    restamp`) writes the theme line into its import cell and a grid(False) after each imshow
+    call, even one spread over lines; a second run changes nothing."""
+    from helpers.course.style import THEME_LINE, apply_theme
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("# setup"),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom x import (\n    a,\n)\nprint(1)"),
+                nbformat.v4.new_code_cell("fig, axes = plt.subplots(1, 2)\nim = axes[0].imshow(\n    w, cmap='Blues'\n)\n"
+                                          "for ax in axes:\n    ax.imshow(w)\n    ax.grid(False)\nplt.show()")]  # fmt: skip
+    path = tmp_path / "week99_demo.ipynb"
+    nbformat.write(nb, path)
+    assert apply_theme([path]) == [path]
+    code = [c.source for c in nbformat.read(path, as_version=4).cells]
+    assert code[1].split("\n") == ["import matplotlib.pyplot as plt", "from x import (", "    a,", ")", THEME_LINE, "print(1)"]
+    assert code[2].split("\n")[1:5] == ["im = axes[0].imshow(", "    w, cmap='Blues'", ")",
+                                        "axes[0].grid(False)  # no grid lines over an image"]  # fmt: skip
+    assert code[2].count("ax.grid(False)") == 1, "an existing grid(False) is kept, not doubled"
+    assert apply_theme([path]) == []
