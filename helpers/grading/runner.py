@@ -200,13 +200,29 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     record["parts"] = [
         {"part": p.grade_id, "points": p.points, "max_points": p.max_points, "status": p.status, "message": p.message}
         for p in parts
-    ]
+    ] + manual_parts(source_nb)
     record["feedback_html"] = render_feedback(
         submission.student_id, assignment.name, score, record["max_score"], record["status"], message, parts,
         [(cell, [(c, h, r) for c, h, r in segments]) for cell, segments in zip(plan.cells, runs, strict=True)], timestamp,
     )  # fmt: skip
     record["graded_ipynb"] = _graded_notebook(plan, runs, source_nb)
     return record
+
+
+MANUAL = "needs manual grading"
+
+
+def manual_parts(source_nb) -> list[dict]:
+    """nbgrader's manually graded answers (a markdown cell with ``solution`` and ``grade``): listed
+    as parts with 0 points and the status "needs manual grading", outside the autograded score
+    and ``max_score``, so that a TA sees them and no student reads them as a 0."""
+    out = []
+    for cell in source_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            out.append({"part": meta.get("grade_id", "manual"), "points": 0.0, "max_points": float(meta.get("points", 0)),
+                        "status": MANUAL, "message": "graded by hand by a TA; not part of the autograded score"})  # fmt: skip
+    return out
 
 
 def _cell_errors(plan, runs) -> list[str]:
@@ -451,6 +467,9 @@ def summarise(records: list[dict], seconds: float, sandboxed: bool) -> str:
     if per_part:
         lines.append("per part: mean points / max, share passed")
         for name, items in per_part.items():
+            if items[0]["status"] == MANUAL:
+                lines.append(f"  {name:<32} {MANUAL} ({items[0]['max_points']:g} points, not in the score above)")
+                continue
             mean = statistics.mean(p["points"] for p in items)
             passed = sum(p["status"] == "passed" for p in items) / len(items)
             lines.append(f"  {name:<32} {mean:5.2f} / {items[0]['max_points']:g}   {passed:6.1%}")
