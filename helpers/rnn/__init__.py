@@ -17,7 +17,7 @@ from helpers.rnn.cells import (
     rnn_cell,
     set_forget_bias,
 )
-from helpers.rnn.charlm import CharLM, CharLMConfig, generate, sample, stream_loss
+from helpers.rnn.charlm import CharLM, CharLMConfig, charlm_step, generate, sample, stream_loss
 from helpers.rnn.layers import LSTM, RNN
 from helpers.rnn.recall import (
     SequenceClassifier,
@@ -30,7 +30,7 @@ from helpers.rnn.recall import (
 
 __all__ = [
     "LSTM", "RNN", "CharLM", "CharLMConfig", "LSTMCell", "RNNCell", "SequenceClassifier", "TruncatedBPTT",
-    "accuracy", "clip_grad_norm", "detach_state", "generate", "lstm_cell", "lstm_gates", "reply",
+    "accuracy", "charlm_step", "clip_grad_norm", "detach_state", "generate", "lstm_cell", "lstm_gates", "reply",
     "retention_curve", "rnn_cell", "sample", "set_forget_bias", "state_gradient_norms", "stream_batches",
     "stream_loss", "train_classifier", "train_on_dialogues",
 ]  # fmt: skip

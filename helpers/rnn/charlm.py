@@ -11,9 +11,10 @@ Training is teacher-forced (the true previous character is fed at every step); g
 feeds the model its own samples, so errors it never saw in training can build up: exposure
 bias (Ranzato et al. 2016, ICLR; scheduled sampling, Bengio et al. 2015, NeurIPS).
 
-:func:`sample` draws from ``softmax(logits / temperature)`` (temperature 0 = greedy);
-:func:`stream_loss` scores a whole text with the state carried across chunks. Left out:
-beam search and top-p sampling (week 9).
+:func:`sample` draws from ``softmax(logits / temperature)`` (temperature 0 = greedy) through the
+course's decoding library (:mod:`helpers.decoding`, with :func:`charlm_step`, where week 9 adds
+top-p, beam search and the rest); :func:`stream_loss` scores a whole text with the state carried
+across chunks.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.decoding.processors import SamplingConfig
+from helpers.decoding.sampling import GREEDY
+from helpers.decoding.sampling import generate as decode
 from helpers.rnn.bptt import stream_batches
 from helpers.rnn.cells import detach_state
 from helpers.rnn.layers import LSTM, RNN
 
-__all__ = ["CharLM", "CharLMConfig", "generate", "sample", "stream_loss"]
+__all__ = ["CharLM", "CharLMConfig", "charlm_step", "generate", "sample", "stream_loss"]
 
 
 @dataclass
@@ -106,22 +110,27 @@ def sample(
         raise ValueError(f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}")
     if length < 0:
         raise ValueError(f"length={length} must be >= 0")
+    config = GREEDY if temperature == 0 else SamplingConfig(temperature=float(temperature))
     was_training = model.training
     model.eval()
+    try:
+        out = decode(charlm_step(model), prompt.cpu()[None], length, config, generator=generator).sequences
+    finally:
+        model.train(was_training)
+    return out[0, len(prompt) :]
+
+
+def charlm_step(model: nn.Module):
+    """The model as a step function of :mod:`helpers.decoding`: the first call reads the whole
+    prompt, later ones only the last token, carrying the recurrent state. Scores come back on
+    the CPU (so that a CPU ``generator`` draws, wherever the model runs)."""
     device = next(model.parameters()).device
-    logits, state = model(prompt.to(device)[None], None)  # (1, P, V)
-    out = []
-    for _ in range(length):
-        last = logits[0, -1].float().cpu()  # (V,)
-        if temperature == 0:
-            next_id = last.argmax()
-        else:
-            probs = F.softmax(last / temperature, dim=-1)
-            next_id = torch.multinomial(probs, 1, generator=generator)[0]
-        out.append(int(next_id))
-        logits, state = model(next_id.view(1, 1).to(device), state)
-    model.train(was_training)
-    return torch.tensor(out, dtype=torch.long)
+
+    def step(ids: torch.Tensor, state):
+        logits, state = model((ids if state is None else ids[:, -1:]).to(device), state)  # (1, T, V)
+        return logits[:, -1].float().cpu(), state
+
+    return step
 
 
 def generate(model, vocab, prompt: str, length: int = 200, temperature: float = 1.0, generator=None) -> str:

@@ -43,7 +43,7 @@ from helpers.course.leaderboard.scoring import (
     unknown_char_bits,
 )
 from helpers.course.leaderboard.text import CanonicalText
-from helpers.course.training import train_loop
+from helpers.course.training import train_loop, warmup_cosine
 from helpers.data.chars import baseline_losses, random_windows
 from helpers.data.vocab import Vocab
 from helpers.ngrams.model import NGramLM
@@ -143,13 +143,6 @@ def train_char_lstm(ctx: Context, steps: int = STEPS, progress: bool = True) -> 
         train_loop(model, stream_batches(ids, batch_size=BATCH, bptt=BLOCK), TruncatedBPTT(), optimizer,
                    steps=steps, grad_clip=1.0, progress=progress, desc="character LSTM")  # fmt: skip
     return Trained(CharModel(model, vocab, "recurrent"), clock.wall, model.num_parameters(), clock.cpu)
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 30) -> torch.optim.lr_scheduler.LambdaLR:
-    """Week 5's schedule: linear warm-up over ``warmup`` steps, then a cosine decay to 0."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
 
 
 def train_char_gpt(ctx: Context, steps: int = STEPS, progress: bool = True) -> Trained:
