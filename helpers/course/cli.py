@@ -5,6 +5,8 @@
     nextword doctor                check packages, data sets and the device
     nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader
     nextword grade WEEK SUBMISSIONS --out DIR [--workers N] [--timeout S] [--student ID]
+    nextword site [WEEK ...] --out DIR   the course as a static HTML site (executed notebooks, plots)
+    nextword restamp               Colab badges, setup cells and plot theme into every notebook (after a merge)
     nextword leaderboard [--upto weekNN]   every language model of the course on the same held-out text
 """
 
@@ -50,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap even if available")
     grade.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
+    site = commands.add_parser("site", help="write the course as a static HTML site")
+    site.add_argument("weeks", nargs="*", help="weeks to include, e.g. 0 1 week05 (default: all)")
+    site.add_argument("--out", default="build/site", help="folder for the site (default build/site)")
+    site.add_argument("--executed", default=None,
+                      help="folder of executed notebooks to reuse and keep (default build/executed/notebooks)")
+    site.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+
+    commands.add_parser("restamp", help="write the Colab badge, setup cell and plot theme into every notebook again")
+
     board = commands.add_parser("leaderboard", help="score every language model of the course on the same held-out text")
     board.add_argument("--upto", default=None, help="only the models of the weeks up to this one, e.g. week03")
     board.add_argument("--only", action="append", default=None, metavar="KEY", help="only this entry, e.g. kn3 (repeatable)")
@@ -60,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     board.add_argument("--write", action="store_true", help="update the committed CSV, plot and benchmarks/README.md (full run with --retrain)")
 
     args = parser.parse_args(argv)
-    commands_by_name = {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade, "leaderboard": _leaderboard}
+    commands_by_name = {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade, "leaderboard": _leaderboard,
+                        "site": _site, "restamp": _restamp}
     try:
         return commands_by_name[args.command](args)
     except ValueError as error:
@@ -109,6 +121,29 @@ def _release(args) -> int:
     for week in weeks:
         target = release(week)
         print(f"released {week} -> {target.relative_to(ROOT)}")
+    return 0
+
+
+def _site(args) -> int:
+    from pathlib import Path
+
+    from helpers.course.site import build_site
+
+    pages = build_site(args.weeks or None, out=args.out, executed=args.executed, timeout=args.timeout)
+    broken = [p for p in pages if p.errors]
+    for page in broken:
+        print(f"{page.path}: shows an error output: {page.errors[0]}", file=sys.stderr)
+    print(f"site: {Path(args.out) / 'index.html'} ({len(pages)} pages, {sum(len(p.figures) for p in pages)} figures)")
+    return 1 if broken else 0
+
+
+def _restamp(args) -> int:
+    from helpers.course.notebooks import ROOT, restamp_notebooks
+
+    changed = restamp_notebooks()
+    for path in changed:
+        print(f"restamped {path.relative_to(ROOT)}")
+    print(f"{len(changed)} notebooks changed; re-release the assignments whose solutions changed (nextword release WEEK)")
     return 0
 
 

@@ -14,9 +14,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "RunResult", "SETUP_CELL", "find_notebooks", "restamp_setup_cells", "run_notebook", "strip_outputs"]
+__all__ = ["BADGE_CELL_ID", "COURSE_REF", "COURSE_REPO", "ROOT", "RunResult", "SETUP_CELL", "colab_badge", "colab_url", "find_notebooks",
+           "restamp_notebooks", "restamp_readme", "restamp_setup_cells", "run_notebook", "strip_outputs", "student_path"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: helpers/course/notebooks.py -> ../../..
+
+# The course's one repository address and the release its notebooks belong to ("v" + the
+# package version; a test keeps the two equal). The setup cell, the Colab badges and the site's
+# links are all built from these two.
+COURSE_REPO = "https://github.com/nextword-course/nextword"
+COURSE_REF = "v0.1.0"
 
 # The first code cell of every notebook, verbatim (a test checks it). It must work with the
 # course installed (nothing happens), in a clone without installing (the checkout is put on
@@ -33,8 +40,8 @@ SETUP_CELL = """\
 import importlib.metadata, importlib.util, os, subprocess, sys
 from pathlib import Path
 
-COURSE_REPO = os.environ.get("NEXTWORD_REPO", "https://github.com/nextword-course/nextword")
-COURSE_REF = os.environ.get("NEXTWORD_REF", "v0.1.0")
+COURSE_REPO = os.environ.get("NEXTWORD_REPO", "@REPO@")
+COURSE_REF = os.environ.get("NEXTWORD_REF", "@REF@")
 try:
     importlib.metadata.distribution("nextword")
 except importlib.metadata.PackageNotFoundError:
@@ -48,23 +55,93 @@ except importlib.metadata.PackageNotFoundError:
 found = importlib.util.find_spec("helpers")
 if found is None or not found.submodule_search_locations or importlib.util.find_spec("helpers.course") is None:
     raise ImportError(f"'import helpers' finds {found.origin if found else 'nothing'}, not the course package: rename "
-                      "your own helpers.py (or helpers/ folder), or reinstall the course; then restart the kernel")"""
+                      "your own helpers.py (or helpers/ folder), or reinstall the course; then restart the kernel")"""\
+    .replace("@REPO@", COURSE_REPO).replace("@REF@", COURSE_REF)
+
+
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_CELL_ID = "colab-badge"
+_BADGE = re.compile(r"\s*\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+
+
+def student_path(path: str | os.PathLike) -> str:
+    """The notebook a student opens, relative to the repository: an assignment's source in
+    ``solutions/weekNN/`` becomes its released version in ``assignments/weekNN/``."""
+    path = Path(path)
+    rel = (path.resolve().relative_to(ROOT) if path.is_absolute() else path).as_posix()
+    return "assignments/" + rel.removeprefix("solutions/") if rel.startswith("solutions/") else rel
+
+
+def colab_url(path: str | os.PathLike, ref: str = COURSE_REF) -> str:
+    """Google Colab's address of a notebook of :data:`COURSE_REPO` at ``ref``: the notebook and
+    the package its setup cell installs come from the same release."""
+    if not COURSE_REPO.startswith("https://github.com/"):
+        raise ValueError(f"COURSE_REPO={COURSE_REPO!r}: Colab opens notebooks from GitHub repositories only")
+    return f"https://colab.research.google.com/github/{COURSE_REPO.removeprefix('https://github.com/')}/blob/{ref}/{student_path(path)}"
+
+
+def colab_badge(path: str | os.PathLike) -> str:
+    """The Markdown "Open in Colab" badge of a notebook (see :func:`colab_url`)."""
+    return f"[![Open In Colab]({COLAB_BADGE})]({colab_url(path)})"
 
 
 def restamp_setup_cells(paths=None) -> list[Path]:
-    """Make the first code cell of every notebook (or of ``paths``) :data:`SETUP_CELL` again,
-    e.g. after a new release changed ``COURSE_REF``; returns the notebooks it changed."""
+    """Give every notebook (or ``paths``) the course's standard head again: a first Markdown
+    cell with its Colab badge, and :data:`SETUP_CELL` as the first code cell. Run it after a
+    new release changed ``COURSE_REF`` and when a week is added; it also refreshes the README's
+    badges (:func:`restamp_readme`). Returns the notebooks it changed."""
     import nbformat
 
     changed = []
     for path in paths or [*find_notebooks(kind="notebooks"), *find_notebooks(kind="solutions")]:
         nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
         first = next(c for c in nb.cells if c.cell_type == "code")
-        if first.source != SETUP_CELL:
-            first.source = SETUP_CELL
+        first.source = SETUP_CELL
+        badge = colab_badge(path)
+        if nb.cells[0].get("id") == BADGE_CELL_ID:
+            nb.cells[0].source = badge
+        else:
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge, id=BADGE_CELL_ID))
+        if nbformat.writes(nb) != before:
             nbformat.write(nb, path)
             changed.append(Path(path))
+    if paths is None:
+        restamp_readme()
     return changed
+
+
+def restamp_notebooks(paths=None) -> list[Path]:
+    """Everything the course writes into notebooks by code, again: the Colab badge cell and
+    :data:`SETUP_CELL` (:func:`restamp_setup_cells`, which also refreshes the README's badges)
+    and the plot theme (:func:`helpers.course.style.apply_theme`). Idempotent. Run it
+    (``nextword restamp``) after merging a branch, taking the branch's version of every notebook
+    that conflicted, then re-release the assignments whose solutions changed. Returns the
+    notebooks it changed."""
+    from helpers.course.style import apply_theme
+
+    changed = restamp_setup_cells(paths)
+    changed += [p for p in apply_theme(paths) if p not in changed]
+    return changed
+
+
+def restamp_readme(path: str | os.PathLike | None = None) -> bool:
+    """Put a Colab badge after every link to a notebook or an assignment in the README's
+    syllabus table (and only there); returns whether the file changed."""
+    path = Path(path) if path is not None else ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("| ") and ("](notebooks/week" in line or "](assignments/week" in line):
+            line = _BADGE.sub("", line)
+            line = re.sub(r"(\]\((notebooks/week\d\d_\w+\.ipynb)\))", lambda m: f"{m.group(1)} {colab_badge(m.group(2))}", line)
+            line = re.sub(r"(\]\(assignments/(week\d\d)/\))",
+                          lambda m: f"{m.group(1)} {colab_badge(f'assignments/{m.group(2)}/{m.group(2)}.ipynb')}", line)
+        lines.append(line)
+    new = "".join(lines)
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
 
 
 @dataclass
@@ -115,11 +192,14 @@ def run_notebook(
     out: str | os.PathLike | None = None,
     timeout: int = 600,
     kernel_name: str = "python3",
+    plots: bool = True,
 ) -> RunResult:
     """Execute a notebook top to bottom in a fresh kernel, in the notebook's own folder.
 
     ``timeout`` limits each cell (seconds). The executed copy (with outputs) is written to
-    ``out`` (a folder) when given; the original file is never modified.
+    ``out`` (a folder) when given; the original file is never modified. With ``plots`` (the
+    default) figures are drawn as in JupyterLab (matplotlib's inline backend, whatever
+    ``MPLBACKEND`` says), so drawing errors surface and the copy shows its plots.
     """
     import nbformat
     import psutil
@@ -136,7 +216,8 @@ def run_notebook(
     status, error = "ok", ""
     try:
         peak.watch(lambda: client.km.provisioner.pid if client.km and client.km.provisioner else None)
-        client.execute()
+        env = {k: v for k, v in os.environ.items() if not (plots and k == "MPLBACKEND")}
+        client.execute(env=env)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         status, error = "error", _summarise(exc)
     finally:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+from helpers.course.progress import tqdm
 
 __all__ = ["History", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
 
@@ -117,7 +118,7 @@ def train_loop(
         raise ValueError(f"eval_every={eval_every} must be a positive number of steps")
     history = History()
     source = iter(batches)
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress)  # the finished bar stays as a line of text
     for step in bar:
         try:
             batch = next(source)

@@ -15,8 +15,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm.auto import tqdm
-
+from helpers.course.progress import tqdm
 from helpers.data.corpora import cache_dir, publish
 
 __all__ = ["download", "sha256sum"]

@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from helpers.course.progress import tqdm
 from helpers.course.training import History
 from helpers.embeddings.negative_sampling import cbow_step_, negative_sampling_loss, skipgram_step_
 from helpers.embeddings.sampling import (

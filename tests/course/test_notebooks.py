@@ -16,6 +16,7 @@ LECTURES = find_notebooks(kind="notebooks")
 SOURCES = find_notebooks(kind="solutions")
 ALL = LECTURES + SOURCES
 TIMES = ROOT / "build" / "notebook-times"
+EXECUTED = ROOT / "build" / "executed"
 MEMORY_BUDGET_MB = 2048  # every notebook must fit a laptop and free Colab
 
 
@@ -25,8 +26,9 @@ def _id(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", ALL, ids=_id)
-def test_notebook_runs(path, tmp_path):
-    result = run_notebook(path, out=tmp_path, timeout=600)
+def test_notebook_runs(path):
+    # The executed copy (outputs, plots) stays in build/executed: `nextword site` reuses it.
+    result = run_notebook(path, out=EXECUTED / path.parent.relative_to(ROOT), timeout=600)
     TIMES.mkdir(parents=True, exist_ok=True)
     record = {"notebook": _id(path), "status": result.status, "seconds": round(result.seconds, 1),
               "peak_mb": round(result.peak_mb or 0), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
