@@ -22,6 +22,9 @@ from helpers.grading.checks import (
     check_type,
     fresh_import,
     plain,
+    run_in_notebook,
+    seed_notebook,
+    type_name,
 )
 
 __all__ = [
@@ -41,6 +44,9 @@ __all__ = [
     "check_type",
     "fresh_import",
     "plain",
+    "run_in_notebook",
+    "seed_notebook",
+    "type_name",
 ]
 
 
