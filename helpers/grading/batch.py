@@ -282,8 +282,9 @@ def _settings(args) -> GradeSettings:
         if args.memory < 64:
             raise ValueError(f"--memory {args.memory} is too small: give megabytes, at least 64")
         settings.limits.memory_mb = args.memory
-    if args.no_sandbox:
-        settings.sandbox = "none"
+    if args.no_sandbox and getattr(args, "sandbox", None):
+        raise ValueError("--no-sandbox and --sandbox contradict each other: give one")
+    settings.sandbox = "none" if args.no_sandbox else getattr(args, "sandbox", None)
     return settings
 
 
@@ -293,13 +294,15 @@ def grade_command(args) -> int:
 
     assignment = Assignment.load(args.week)
     settings = _settings(args)
-    if settings.sandbox is None and not args.scheduler:  # fail closed; Dask workers check on their own machines
+    if settings.sandbox != "none" and not args.scheduler:  # fail closed; Dask workers check on their own machines
         info = detect_sandbox()
         if info.kind is None:
             raise ValueError(f"refusing to grade without a sandbox: {info.detail}. Install bubblewrap "
                              "(sudo apt install bubblewrap) and check with `nextword doctor`; "
                              "--no-sandbox grades anyway, unsafely, for trying things out")  # fmt: skip
-        sandbox_note = info.detail
+        if settings.sandbox == "bubblewrap" and info.kind != "bubblewrap":
+            raise ValueError(f"--sandbox bubblewrap: not usable here ({info.detail})")
+        sandbox_note = info.detail if settings.sandbox in (None, info.kind) else "landlock (asked for with --sandbox)"
     else:
         sandbox_note = "none" if settings.sandbox == "none" else "checked by each Dask worker"
     source = Path(args.submissions).resolve()
@@ -327,5 +330,7 @@ def grade_command(args) -> int:
         print(summarise(records, elapsed, sandbox_note))
         print(f"wrote {out / 'grades.csv'} ({len(found)} rows), {out / 'parts.csv'}, feedback/ and graded/")
     elif settings.sandbox == "none":
-        print(f"WARNING: {UNSANDBOXED}", flush=True)
+        import sys
+
+        print(f"WARNING: {UNSANDBOXED}", file=sys.stderr, flush=True)
     return 0

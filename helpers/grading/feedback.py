@@ -155,12 +155,15 @@ def render_feedback(
     for cell, runs in cells:
         if cell.cell_type != "code":
             text = cell.shown_source
-            if len(text) > min(MARKDOWN_CELL_CHARS, markdown_left):
-                body.append(f'<div class="md"><pre>{esc(text[: max(min(MARKDOWN_CELL_CHARS, markdown_left), 0)])}</pre>'
-                            '<p class="skip">[... this text cell is too long to show in full ...]</p></div>')  # fmt: skip
+            if cell.role == "given":  # the assignment's own instructions
+                body.append(f'<div class="md">{_markdown(text)}</div>')
+            elif len(text) > min(MARKDOWN_CELL_CHARS, markdown_left):  # the student's: capped before rendering
+                shown = text[: max(min(MARKDOWN_CELL_CHARS, markdown_left), 0)]
+                body.append(f'<div class="md"><pre>{esc(shown)}</pre><p class="skip">[... this text cell is too long to show in full ...]</p></div>')
+                markdown_left -= len(shown)
             else:
                 body.append(f'<div class="md">{_markdown(text)}</div>')
-            markdown_left -= len(text)
+                markdown_left -= len(text)
             continue
         if cell.role == "test":
             part = part_of.get(cell.grade_id)

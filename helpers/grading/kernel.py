@@ -475,9 +475,10 @@ def main(config: dict) -> None:
 
         matplotlib.use("Agg")
     if config.get("landlock"):
-        from helpers.grading.landlock import restrict
+        from helpers.grading.landlock import drop_capabilities, restrict
 
         restrict(**config["landlock"])
+        drop_capabilities()
     kernel.plumbing = _Plumbing()
     kernel.send({"ready": True, "pid": os.getpid(), "preloaded": loaded})
     frame = wire.read_frame_blocking(reader)

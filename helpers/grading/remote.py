@@ -1,7 +1,7 @@
 """The trusted side of a submission: requests to its kernel, and the proxies test cells use.
 
 Test cells run in the grader's process (:mod:`helpers.grading.runner`) with a
-:class:`TestNamespace`: a name the test does not define itself, and that is not a builtin, is
+:class:`CellNamespace`: a name the test does not define itself, and that is not a builtin, is
 looked up in the student's notebook. Plain data comes back as a copy; anything else (a
 function, a class, a model) as a :class:`NotebookObject`, a proxy whose calls, attributes and
 items are requests to the student's process, each with a deadline, each answered with plain
@@ -30,7 +30,7 @@ import numpy as np
 
 from helpers.grading import wire
 
-__all__ = ["FromNotebook", "NotebookGone", "NotebookObject", "NotebookSession", "NotebookTimeout", "TestNamespace",
+__all__ = ["FromNotebook", "NotebookGone", "NotebookObject", "NotebookSession", "NotebookTimeout", "CellNamespace",
            "current_session"]
 
 _current: list = [None]
@@ -331,8 +331,8 @@ class NotebookSession:
         try:
             if self._release:
                 ids, self._release[:] = list(self._release), []
-                self.process.send({"op": "release", "ids": ids})
-            self.process.send(header, buffers)
+                self.process.send({"op": "release", "ids": ids}, deadline=limit + self.grace)
+            self.process.send(header, buffers, deadline=limit + self.grace)
             while True:
                 reply, reply_buffers = self.process.read(limit + self.grace)
                 if reply.get("id") == request_id:
@@ -446,14 +446,14 @@ class NotebookSession:
     def close(self) -> None:
         if self.alive:
             try:
-                self.process.send({"op": "end", "id": 0})
-            except EOFError:
+                self.process.send({"op": "end", "id": 0}, deadline=time.monotonic() + 1)
+            except (EOFError, TimeoutError):
                 pass
         self.alive = False
         self.process.kill()
 
 
-class TestNamespace(dict):
+class CellNamespace(dict):
     """Globals of a test cell: its own names, then the trusted builtins, then the notebook's."""
 
     def __init__(self, session: NotebookSession | None, name: str = "__test__"):

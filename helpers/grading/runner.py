@@ -33,11 +33,11 @@ from helpers.grading.checks import GradingFailure
 from helpers.grading.feedback import PartResult, failure_message, render_feedback
 from helpers.grading.intake import Submission
 from helpers.grading.remote import (
+    CellNamespace,
     FromNotebook,
     NotebookGone,
     NotebookSession,
     NotebookTimeout,
-    TestNamespace,
 )
 from helpers.grading.sandbox import Limits
 from helpers.notebooks import ROOT, normalise_week
@@ -211,7 +211,7 @@ def _error(kind: str, error: BaseException | None, **fields) -> dict:
     return {"ename": ename, "evalue": fields.pop("evalue", evalue), "kind": kind, "traceback": [], **fields}
 
 
-def run_test_segment(code: str, hidden: bool, namespace: TestNamespace, session: NotebookSession, seconds: float,
+def run_test_segment(code: str, hidden: bool, namespace: CellNamespace, session: NotebookSession, seconds: float,
                      cap: int, label: str) -> dict:  # fmt: skip
     """Run one segment of a test cell in this process; a reply like a kernel's, plus ``kind``."""
     transcript = _Transcript(cap)
@@ -351,7 +351,7 @@ def _run_plan(assignment, submission, settings, kernels, plan) -> dict:
             session.kill("the notebook ran past its time limit for the submission")
             break
         if cell.role == "test":
-            namespace = TestNamespace(session)
+            namespace = CellNamespace(session)
             for segment in segments:
                 if not session.alive:
                     break

@@ -30,11 +30,13 @@ import ctypes
 import functools
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +193,7 @@ class StudentProcess:
         self.scratch_host: str | None = None
         self.reader: wire.FrameReader | None = None
         self.started_at = 0.0
+        self.over_disk = False
 
     # -- start ----------------------------------------------------------------------------
     def start(self) -> StudentProcess:
@@ -219,7 +222,7 @@ class StudentProcess:
             command = self._bwrap(hide) + ["--", *python]
         else:
             command = python
-        memory = (self.limits.memory_mb + 2048 + self.limits.disk_mb) * 2**20  # preloaded libraries, /tmp
+        memory = (self.limits.memory_mb + 1024 + self.limits.disk_mb) * 2**20  # + preloaded libraries, + /tmp (in memory)
         self.budget = make_budget(memory, self.limits.processes)
         if self.budget is not None:  # join the groups before bubblewrap forks anything
             command = ["/bin/sh", "-c", 'for p; do [ "$p" = -- ] && break; echo $$ > "$p" || exit 97; done; '
@@ -227,7 +230,11 @@ class StudentProcess:
         self._stderr = tempfile.TemporaryFile(dir=self.workdir)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                         env=_environment(home, tmp, self.threads), cwd="/", start_new_session=True)  # fmt: skip
+        os.set_blocking(self.process.stdin.fileno(), False)
         self.reader = wire.FrameReader(self.process.stdout.fileno(), limit=512 * 2**20)
+        if self.scratch_host:  # no private size-limited /tmp here: watch the scratch folder instead
+            self._watch = threading.Thread(target=self._watch_disk, daemon=True)
+            self._watch.start()
         self.started_at = time.monotonic()
         return self
 
@@ -261,10 +268,17 @@ class StudentProcess:
             raise RuntimeError(f"the submission's process did not start: {header}")
 
     # -- I/O ------------------------------------------------------------------------------
-    def send(self, header: dict, buffers: list[bytes] | None = None) -> None:
+    def send(self, header: dict, buffers: list[bytes] | None = None, deadline: float | None = None) -> None:
+        """Write a frame, giving up at ``deadline`` (a kernel that stops reading cannot block us)."""
+        data = memoryview(wire.pack_frame(header, buffers or []))
+        fd = self.process.stdin.fileno()
+        deadline = deadline if deadline is not None else time.monotonic() + 60
         try:
-            self.process.stdin.write(wire.pack_frame(header, buffers or []))
-            self.process.stdin.flush()
+            while data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                    raise TimeoutError("the notebook's process stopped reading")
+                data = data[os.write(fd, data[: 1 << 16]):]
         except (BrokenPipeError, OSError, ValueError) as error:
             raise EOFError(f"the notebook's process is gone ({error})") from None
 
@@ -273,6 +287,18 @@ class StudentProcess:
             return self.reader.read(deadline)
         except EOFError:
             raise EOFError(self.death_reason()) from None
+
+    def _watch_disk(self) -> None:
+        limit, root, process = self.limits.disk_mb * 2**20, self.scratch_host, self.process
+        while process.poll() is None and self.scratch_host == root:
+            if _folder_size(root, limit) > limit:
+                self.over_disk = True
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
+            time.sleep(0.25)
 
     def death_reason(self) -> str:
         code = self.process.poll() if self.process else None
@@ -283,6 +309,8 @@ class StudentProcess:
                 code = None
         if self.budget is not None and self.budget.memory_exceeded():
             return "it ran out of its memory budget"
+        if self.over_disk:
+            return f"it wrote more than its {self.limits.disk_mb} MB of files"
         if code is not None and code < 0:
             return f"killed by signal {signal.Signals(-code).name}" if -code in signal.Signals._value2member_map_ else f"signal {-code}"
         if code is not None:
@@ -323,6 +351,22 @@ class StudentProcess:
             self._stderr.close()
         except (OSError, AttributeError):
             pass
+
+
+def _folder_size(root: str, stop: int) -> int:
+    """Bytes in the files under ``root`` (counting stops once past ``stop``)."""
+    total, stack = 0, [root]
+    while stack and total <= stop:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            continue
+    return total
 
 
 def data_cache_files(limit_mb: int = 64) -> dict[str, str]:

@@ -120,7 +120,7 @@ def read_frame_blocking(stream) -> tuple[dict, list[bytes]] | None:
 
 def _npy(array: np.ndarray) -> bytes:
     out = io.BytesIO()
-    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(out, np.asarray(array, order="C"), allow_pickle=False)  # (ascontiguousarray makes 0-d arrays 1-d)
     return out.getvalue()
 
 

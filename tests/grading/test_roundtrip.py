@@ -1,18 +1,26 @@
 """Every assignment of the course, end to end: the checked-in student version is what nbgrader
-generates, the solution gets full marks, the blank student version gets 0, and the student
-self-check agrees with the visible tests."""
+generates, and one grading run per week gives the solution full marks, the blank student
+version 0, the usual tricks 0 (objects equal to anything, monkey-patching the checks, two-line
+wrappers around the course's own kernels, hidden in the sandbox), and the solution saved
+without its metadata full marks. The student self-check agrees with the visible tests."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import os
+import random
 import re
 
 import nbformat
 import pytest
 
 from helpers.cli import main
+from helpers.grading.notebook import load_notebook
 from helpers.grading.release import release, visible_tests
+from helpers.grading.synthetic import make_submission
 from helpers.notebooks import ROOT
 
 WEEKS = sorted(p.name for p in (ROOT / "solutions").glob("week*") if p.is_dir())
@@ -51,23 +59,44 @@ def test_release_hides_solutions_and_hidden_tests(week):
         assert any(c.metadata.get("nbgrader", {}).get("grade") for c in nb.cells), "no graded test cells"
 
 
-@pytest.mark.parametrize("week", WEEKS)
-def test_solution_full_marks_blank_zero(week, tmp_path):
+KINDS = ("always_equal", "patched", "reference", "no_metadata")
+
+
+@pytest.fixture(scope="module", params=WEEKS)
+def graded(request, tmp_path_factory):
+    """One grading run per week: the solution, the blank release and every trick."""
+    week = request.param
     source = next((ROOT / "solutions" / week).glob("*.ipynb"))
-    blank = ROOT / "assignments" / week / source.name
-    folder = tmp_path / "submissions"
-    for student, path in (("solution", source), ("blank", blank)):
-        (folder / student).mkdir(parents=True)
+    source_nb, release_nb = load_notebook(source), load_notebook(ROOT / "assignments" / week / source.name)
+    folder = tmp_path_factory.mktemp(f"subs-{week}")
+    for student, path in (("solution", source), ("blank", ROOT / "assignments" / week / source.name)):
+        (folder / student).mkdir()
         (folder / student / source.name).write_bytes(path.read_bytes())
-    out = tmp_path / "grades"
+    for kind in KINDS:
+        nbformat.write(make_submission(kind, source_nb, release_nb, random.Random(0)), folder / f"{kind}.ipynb")
+    out = tmp_path_factory.mktemp(f"grades-{week}")
     assert main(["grade", week, str(folder), "--out", str(out), "--workers", "2", "--quiet"]) == 0
-    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
-    solution, blank_row = rows["solution"], rows["blank"]
+    return {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+
+
+def test_solution_gets_full_marks(graded):
+    solution = graded["solution"]
     assert float(solution["max_score"]) > 0
-    assert float(solution["score"]) == float(solution["max_score"]), solution
-    assert solution["status"] == "graded"
-    assert float(blank_row["score"]) == 0, blank_row
-    assert blank_row["status"] == "graded"
+    assert float(solution["score"]) == float(solution["max_score"]) and solution["status"] == "graded", solution
+
+
+def test_blank_gets_zero(graded):
+    assert float(graded["blank"]["score"]) == 0 and graded["blank"]["status"] == "graded", graded["blank"]
+
+
+@pytest.mark.parametrize("kind", ["always_equal", "patched", "reference"])
+def test_tricks_get_no_points(graded, kind):
+    assert float(graded[kind]["score"]) == 0, graded[kind]
+
+
+def test_lost_metadata_gets_full_marks(graded):
+    row = graded["no_metadata"]
+    assert float(row["score"]) == float(row["max_score"]), row
 
 
 def test_half_done_week00_gets_partial_credit(tmp_path):
@@ -92,10 +121,6 @@ def test_self_check_matches_visible_tests(week):
     shipped = visible_tests(ROOT / "assignments" / week)
     assert shipped["notebooks"][0]["tests"], "no visible tests"
     namespace: dict = {}
-    import contextlib
-    import io
-    import os
-
     cwd = os.getcwd()
     os.chdir(ROOT / "solutions" / week)
     try:
@@ -110,26 +135,3 @@ def test_self_check_matches_visible_tests(week):
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]
     blank = run_visible_tests(week, namespace={}, verbose=False)
     assert not any(r.passed for r in blank)
-
-
-@pytest.mark.parametrize("week", WEEKS)
-def test_tricks_get_no_points_in_any_assignment(week, tmp_path):
-    """Answers that return objects equal to anything, with or without monkey-patching the
-    checks, score 0 on every assignment; the same notebook without metadata scores full."""
-    from helpers.grading.notebook import load_notebook
-    from helpers.grading.synthetic import make_submission
-
-    source = next((ROOT / "solutions" / week).glob("*.ipynb"))
-    source_nb, release_nb = load_notebook(source), load_notebook(ROOT / "assignments" / week / source.name)
-    folder = tmp_path / "subs"
-    folder.mkdir()
-    import random
-
-    for kind in ("always_equal", "patched", "no_metadata"):
-        nbformat.write(make_submission(kind, source_nb, release_nb, random.Random(0)), folder / f"{kind}.ipynb")
-    out = tmp_path / "grades"
-    assert main(["grade", week, str(folder), "--out", str(out), "--workers", "2", "--quiet"]) == 0
-    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
-    assert float(rows["always_equal"]["score"]) == 0, rows["always_equal"]
-    assert float(rows["patched"]["score"]) == 0, rows["patched"]
-    assert float(rows["no_metadata"]["score"]) == float(rows["no_metadata"]["max_score"]), rows["no_metadata"]
