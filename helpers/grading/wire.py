@@ -259,10 +259,11 @@ _NTUPLES: dict = {}
 
 
 def _ntuple(name, fields):
+    """A named-tuple class made here for the field names (a plain tuple where they cannot be)."""
+    if not isinstance(fields, list) or not all(_identifier(f) for f in fields) or len(set(fields)) != len(fields):
+        return lambda *items: tuple(items)
     key = (name, tuple(fields))
     if key not in _NTUPLES:
-        if not all(_identifier(f) for f in fields) or len(set(fields)) != len(fields):
-            raise ProtocolError("a named tuple with invalid field names")
         _NTUPLES[key] = collections.namedtuple(name if _identifier(name) else "NamedTuple", fields)
     return _NTUPLES[key]
 
