@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["Capture", "read_new_output", "strip_ansi"]
+__all__ = ["Capture", "cap_submission_outputs", "read_new_output", "strip_ansi"]
+
+TEXT_BUDGET = 2_000_000  # characters of output kept per submission (streams, tracebacks)
+IMAGE_BUDGET = 8_000_000  # characters of PNG data kept per submission
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -83,3 +86,42 @@ def read_new_output(path: str, seen: int, cap: int) -> tuple[str, int]:
     if size - seen > cap:
         text += f"\n[... output truncated: {size - seen - cap:,} more bytes not kept ...]\n"
     return text, size
+
+
+def cap_submission_outputs(cells) -> None:
+    """Keep at most TEXT_BUDGET characters of text and IMAGE_BUDGET of images per submission."""
+    text_left, image_left = TEXT_BUDGET, IMAGE_BUDGET
+    for _cell, segments in cells:
+        for segment in segments:
+            reply = segment[2]
+            if not reply:
+                continue
+            kept = []
+            for output in reply.get("outputs", []):
+                if output.get("output_type") == "stream":
+                    text = str(output.get("text", ""))
+                    if len(text) > text_left:
+                        text = text[: max(text_left, 0)] + "\n[... output truncated: this submission's output limit was reached ...]\n"
+                    text_left -= len(text)
+                    kept.append({**output, "text": text})
+                    continue
+                data = dict(output.get("data", {}))
+                png = data.get("image/png")
+                if isinstance(png, str):
+                    if len(png) > image_left:
+                        data.pop("image/png")
+                    image_left -= len(png)
+                plain = str(data.get("text/plain", ""))
+                if len(plain) > text_left:
+                    data["text/plain"] = plain[: max(text_left, 0)] + "\n[... truncated ...]"
+                text_left -= len(plain)
+                kept.append({**output, "data": data})
+            reply["outputs"] = kept
+            error = reply.get("error")
+            if isinstance(error, dict):
+                error["evalue"] = str(error.get("evalue", ""))[:2000]
+                trace = [str(line)[:2000] for line in error.get("traceback", [])][-40:]
+                if sum(map(len, trace)) > text_left:
+                    trace = trace[-3:]
+                text_left -= sum(map(len, trace))
+                error["traceback"] = trace

@@ -20,21 +20,26 @@ captured, ``input()`` reads end of file).
 from __future__ import annotations
 
 import base64
-import ctypes
 import io
 import json
 import os
 import pickle
 import re
-import resource
 import signal
 import sys
 import time
-import traceback
 import types
 
 from helpers.grading import wire
 from helpers.grading.capture import Capture, read_new_output, strip_ansi
+from helpers.grading.shell import (
+    Plumbing,
+    cap_displays,
+    describe_error,
+    die_with_parent,
+    limit_resources,
+    make_shell,
+)
 
 PROTOCOL_IN, PROTOCOL_OUT = 1020, 1021
 _FRESH = re.compile(r"^_fresh\d+_(.+)$")
@@ -171,7 +176,7 @@ class Kernel:
             reply["timed_out"] = True
             out_buffers = []
         except BaseException as error:  # noqa: BLE001 - every failure of student code is reported
-            reply["error"] = _describe_error(error)
+            reply["error"] = describe_error(error)
             out_buffers = []
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -268,9 +273,9 @@ class Kernel:
         except CellTimeout:
             timed_out = True
         except BaseException as error:  # noqa: BLE001 - what the shell let through
-            shell.error = _describe_error(error)
+            shell.error = describe_error(error)
         self.plumbing.restore()
-        reply = {"outputs": _cap_displays(shell.outputs, self.cap)}
+        reply = {"outputs": cap_displays(shell.outputs, self.cap)}
         if timed_out:
             reply["timed_out"] = True
             reply["error"] = {"ename": "CellTimeout", "evalue": "cell stopped: it ran past the time limit", "bases": [], "traceback": []}
@@ -285,31 +290,6 @@ _STOP = object()
 class _Ref:
     def __init__(self, value):
         self.value = value
-
-
-class _Plumbing:
-    """The modules this kernel's own code uses, as they were before student code ran.
-
-    Not a security measure (verdicts are not made here): it keeps a notebook that rebinds
-    ``builtins.isinstance`` or ``json.dumps`` from breaking the channel its results travel on.
-    """
-
-    MODULES = ("builtins", "json", "struct", "io", "os", "sys", "signal", "time", "traceback", "types", "re",
-               "pickle", "base64", "numpy", "numpy.lib.format", "helpers.grading.wire", "helpers.grading.kernel",
-               "helpers.grading.capture")  # fmt: skip
-
-    def __init__(self):
-        self.saved = [(vars(sys.modules[n]), dict(vars(sys.modules[n]))) for n in self.MODULES if n in sys.modules]
-        self.modules = {n: sys.modules[n] for n in self.MODULES if n in sys.modules}
-
-    def restore(self) -> None:
-        for namespace, snapshot in self.saved:
-            for key, value in dict.items(snapshot):
-                if dict.get(namespace, key, _STOP) is not value:
-                    dict.__setitem__(namespace, key, value)
-        for name, module in self.modules.items():
-            if dict.get(sys.modules, name) is not module:
-                dict.__setitem__(sys.modules, name, module)
 
 
 def _state(value):
@@ -340,116 +320,12 @@ def _describe(obj) -> dict:
             "callable": callable(obj)}  # fmt: skip
 
 
-def _describe_error(error: BaseException) -> dict:
-    try:
-        value = str(error)
-    except BaseException:  # noqa: BLE001 - an exception whose __str__ fails
-        value = "<unprintable exception>"
-    bases = [c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins"]
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return {"ename": type(error).__name__, "evalue": value[:2000], "bases": bases,
-            "traceback": [strip_ansi(line)[:2000] for line in lines][-30:]}  # fmt: skip
-
-
-def _cap_displays(outputs: list, cap: int) -> list:
-    kept, total = [], 0
-    for output in outputs:
-        size = sum(len(v) for v in output.get("data", {}).values())
-        if total + size > max(cap, 2_000_000):
-            kept.append({"output_type": "stream", "name": "stdout", "text": "[... further display outputs dropped: size limit ...]\n"})
-            break
-        kept.append(output)
-        total += size
-    return kept
-
-
-def _make_shell():
-    """An IPython shell whose outputs and errors are recorded instead of printed."""
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
-
-    class RecordingHook(DisplayHook):
-        def write_output_prompt(self):
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None):
-            self.shell.outputs.append({"output_type": "execute_result", "data": _keep(format_dict)})
-
-        def finish_displayhook(self):
-            pass
-
-    class RecordingPublisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-            self.shell.outputs.append({"output_type": "display_data", "data": _keep(data)})
-
-        def clear_output(self, wait=False):
-            pass
-
-    class GradingShell(InteractiveShell):
-        outputs: list = []
-        error: dict | None = None
-
-        def _showtraceback(self, etype, evalue, stb):
-            self.error = _describe_error(evalue) if isinstance(evalue, BaseException) else {
-                "ename": getattr(etype, "__name__", "Error"), "evalue": "", "bases": [], "traceback": []}
-            self.error["traceback"] = [strip_ansi(line)[:2000] for line in stb][-30:]
-
-    shell = GradingShell.instance(colors="nocolor", displayhook_class=RecordingHook, display_pub_class=RecordingPublisher,
-                                  history_length=0)  # fmt: skip
-    shell.history_manager.enabled = False
-    return shell
-
-
-def _keep(data: dict) -> dict:
-    """The text and PNG representations of an output, each at most 1 MB."""
-    kept = {}
-    text = data.get("text/plain")
-    if isinstance(text, str):
-        kept["text/plain"] = text if len(text) <= 100_000 else text[:100_000] + "\n[... truncated ...]"
-    png = data.get("image/png")
-    if isinstance(png, str) and len(png) <= 1_000_000:
-        kept["image/png"] = png
-    return kept
-
-
 # -- start-up -------------------------------------------------------------------------------
-
-
-def _limit_resources(limits: dict) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
-    file_bytes = int(limits.get("file_mb", 256)) * 2**20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-    if limits.get("processes") and os.geteuid() != 0:  # root ignores RLIMIT_NPROC
-        n = int(limits["processes"])
-        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
-    if limits.get("memory_mb"):
-        limit = _vm_data_bytes() + int(limits["memory_mb"]) * 2**20
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-
-def _vm_data_bytes() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
 
 
 def main(config: dict) -> None:
     """Boot: preload, restrict, then serve one submission and exit."""
-    _die_with_parent()
+    die_with_parent()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.dup2(0, PROTOCOL_IN)
     os.dup2(1, PROTOCOL_OUT)
@@ -462,7 +338,7 @@ def main(config: dict) -> None:
     os.dup2(null, 1)  # until the scratch folder exists, stray output goes nowhere
     sys.stdout = sys.stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     kernel = Kernel(config, reader, writer)
-    kernel.shell = _make_shell()
+    kernel.shell = make_shell()
     loaded = []
     for name in config.get("preload", []):
         try:
@@ -479,7 +355,7 @@ def main(config: dict) -> None:
 
         restrict(**config["landlock"])
         drop_capabilities()
-    kernel.plumbing = _Plumbing()
+    kernel.plumbing = Plumbing()
     kernel.send({"ready": True, "pid": os.getpid(), "preloaded": loaded})
     frame = wire.read_frame_blocking(reader)
     if frame is None or frame[0].get("op") != "job":
@@ -500,7 +376,7 @@ def main(config: dict) -> None:
     log = os.open(kernel.fd_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    _limit_resources(job.get("limits", {}))
+    limit_resources(job.get("limits", {}))
     signal.signal(signal.SIGALRM, _on_alarm)
     kernel.send({"started": True})
     kernel.serve()

@@ -14,38 +14,31 @@ The batch (workers, Dask, the grade sheets) is in :mod:`helpers.grading.batch`.
 
 from __future__ import annotations
 
-import ast
 import base64
-import json
-import linecache
 import math
-import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from helpers.grading import remote, wire
+from helpers.grading import wire
 from helpers.grading.align import build_plan, split_hidden
-from helpers.grading.capture import Capture
-from helpers.grading.checks import GradingFailure
+from helpers.grading.capture import cap_submission_outputs
 from helpers.grading.feedback import PartResult, failure_message, render_feedback
 from helpers.grading.intake import Submission
+from helpers.grading.notebook import imported_modules, read_submitted_notebook
 from helpers.grading.remote import (
     CellNamespace,
-    FromNotebook,
     NotebookGone,
     NotebookSession,
     NotebookTimeout,
 )
 from helpers.grading.sandbox import Limits
+from helpers.grading.trusted import run_test_segment
 from helpers.notebooks import ROOT, normalise_week
 
 __all__ = ["Assignment", "GradeSettings", "grade_command", "grade_one"]
 
-TEXT_BUDGET = 2_000_000  # characters of output kept per submission (streams, tracebacks)
-IMAGE_BUDGET = 8_000_000  # characters of PNG data kept per submission
 
 
 @dataclass
@@ -101,174 +94,10 @@ class Assignment:
                  and not c.metadata.get("nbgrader", {}).get("solution")]  # fmt: skip
         others = [c for c in source.cells if c.cell_type == "code" and c not in tests]
         return cls(name, sources[0].name, source_json, release.read_text(encoding="utf-8"), files,
-                   sorted(_imports(others)), sorted(_imports(tests) | {"numpy", "helpers.grading"}), list(hidden))  # fmt: skip
+                   sorted(imported_modules(others)), sorted(imported_modules(tests) | {"numpy", "helpers.grading"}), list(hidden))  # fmt: skip
 
     def to_dict(self) -> dict:
         return dict(vars(self))
-
-
-def _imports(cells) -> set[str]:
-    names: set[str] = set()
-    for cell in cells:
-        try:
-            tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-    return names
-
-
-# -- reading the notebook --------------------------------------------------------------------
-
-
-def _read_student_notebook(data: bytes):
-    """(notebook, note) or raise ValueError with a message for the grade sheet."""
-    import nbformat
-
-    if not data.strip():
-        raise ValueError("the notebook file is empty")
-    try:
-        raw = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ValueError(f"the notebook is not valid JSON ({str(error)[:120]}); was it saved completely?") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
-        raise ValueError("the file is JSON but not a Jupyter notebook (no list of cells)")
-    major = raw.get("nbformat")
-    if major not in (3, 4):
-        raise ValueError(f"unsupported notebook format version {major!r} (need 4; open and re-save it in Jupyter)")
-    try:
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as error:  # noqa: BLE001 - nbformat raises many types for broken notebooks
-        raise ValueError(f"the notebook could not be read ({type(error).__name__}: {str(error)[:120]})") from None
-    note = "notebook was in the old format 3: converted" if major == 3 else ""
-    for cell in nb.cells:
-        if not isinstance(cell.get("source", ""), str):
-            cell["source"] = "".join(str(s) for s in (cell.get("source") or []))
-        cell.setdefault("metadata", {})
-        if cell.get("cell_type") not in ("code", "markdown", "raw"):
-            cell["cell_type"] = "raw"
-    return nb, note
-
-
-# -- test cells, run here ---------------------------------------------------------------------
-
-
-class TestTimeout(BaseException):
-    """The test cell itself ran past the time limit (raised by an alarm in this process)."""
-
-
-class _Transcript:
-    """A segment's outputs in order: the test's own prints and the student's, merged by stream."""
-
-    def __init__(self, cap: int):
-        self.cap = cap
-        self.outputs: list[dict] = []
-
-    def add(self, output: dict) -> None:
-        if output.get("output_type") == "stream":
-            name, text = output.get("name", "stdout"), str(output.get("text", ""))
-            if self.outputs and self.outputs[-1].get("output_type") == "stream" and self.outputs[-1]["name"] == name:
-                self.outputs[-1]["text"] += text
-            else:
-                self.outputs.append({"output_type": "stream", "name": name, "text": text})
-        elif output.get("output_type") in ("display_data", "execute_result") and isinstance(output.get("data"), dict):
-            self.outputs.append({"output_type": output["output_type"], "data": output["data"]})
-
-    def stream(self, name: str):
-        transcript = self
-
-        class Stream(Capture):
-            def write(self, text) -> int:
-                text = text if isinstance(text, str) else str(text)
-                transcript.add({"output_type": "stream", "name": name, "text": text})
-                return len(text)
-
-        return Stream(name, self.cap)
-
-
-def _split_last_expression(code: str, filename: str):
-    """(body, last expression) compiled; the value of the last expression is partial credit."""
-    tree = ast.parse(code, filename)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    body = compile(tree, filename, "exec")
-    return body, compile(last, filename, "eval") if last is not None else None
-
-
-def _error(kind: str, error: BaseException | None, **fields) -> dict:
-    ename = type(error).__name__ if error is not None else fields.pop("ename", "Error")
-    if isinstance(error, FromNotebook):
-        ename = error.notebook_ename or ename
-    try:
-        evalue = str(error)[:2000] if error is not None else ""
-    except Exception:  # noqa: BLE001
-        evalue = "<unprintable>"
-    return {"ename": ename, "evalue": fields.pop("evalue", evalue), "kind": kind, "traceback": [], **fields}
-
-
-def run_test_segment(code: str, hidden: bool, namespace: CellNamespace, session: NotebookSession, seconds: float,
-                     cap: int, label: str) -> dict:  # fmt: skip
-    """Run one segment of a test cell in this process; a reply like a kernel's, plus ``kind``."""
-    transcript = _Transcript(cap)
-    filename = f"<{'hidden test' if hidden else 'test'} {label}>"
-    reply: dict = {"hidden": hidden}
-    start = time.monotonic()
-    try:
-        body, last = _split_last_expression(code, filename)
-    except SyntaxError as error:
-        reply.update(outputs=[], error=_error("test", error))
-        return reply
-    if not hidden:  # tracebacks of visible tests show their lines; hidden code is never shown
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    session.sink = transcript.add
-    session.limit_at = start + seconds
-    remote._current[0] = session
-    saved = sys.stdout, sys.stderr
-
-    def on_alarm(signum, frame):
-        raise TestTimeout(f"the test ran past the {seconds:g} s limit")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds + session.grace)
-    sys.stdout, sys.stderr = transcript.stream("stdout"), transcript.stream("stderr")
-    try:
-        exec(body, namespace)
-        if last is not None:
-            reply["value"] = eval(last, namespace)
-    except GradingFailure as error:
-        reply["error"] = _error("failure", error)
-    except NotImplementedError as error:
-        reply["error"] = _error("blank", error)
-    except (NotebookTimeout, TestTimeout) as error:
-        reply["error"] = _error("timeout", error)
-        reply["timed_out"] = True
-    except NotebookGone as error:
-        reply["error"] = _error("gone", error)
-    except Exception as error:  # noqa: BLE001 - any other failure of a test is a failed test
-        kind = "notebook" if isinstance(error, FromNotebook) else "failure" if isinstance(error, AssertionError) else "test"
-        reply["error"] = _error(kind, error)
-        if not hidden:
-            import traceback
-
-            frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<test")]
-            reply["error"]["traceback"] = traceback.format_list(frames)[-10:] + [f"{type(error).__name__}: {reply['error']['evalue']}"]
-            if isinstance(error, FromNotebook):
-                reply["error"]["traceback"] += ["", "in your code:", *error.notebook_traceback]
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        sys.stdout, sys.stderr = saved
-        session.sink = None
-        remote._current[0] = None
-        linecache.cache.pop(filename, None)
-    reply["outputs"] = transcript.outputs
-    reply["seconds"] = round(time.monotonic() - start, 4)
-    return reply
 
 
 # -- one submission -------------------------------------------------------------------------
@@ -293,7 +122,7 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
         return record
     notes = list(submission.notes)
     try:
-        student_nb, note = _read_student_notebook(submission.files[submission.notebook])
+        student_nb, note = read_submitted_notebook(submission.files[submission.notebook])
     except ValueError as error:
         record["status"], record["message"] = "invalid", f"{submission.notebook}: {error}"
         return record
@@ -306,7 +135,7 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     if message:
         notes.append(message)
     cells = runs.pop("_cells")
-    _cap_outputs(cells)
+    cap_submission_outputs(cells)
     parts = [_score(cell, segments) for cell, segments in cells if cell.role == "test"]
     score = sum(p.points for p in parts)
     notes.extend(_cell_errors(cells))
@@ -378,45 +207,6 @@ def _run_plan(assignment, submission, settings, kernels, plan) -> dict:
     elif interrupted:
         status, message = "timeout", f"a cell ran past the {settings.cell_timeout:g} s limit and was stopped; later cells still ran"
     return {"_status": (status, message), "_cells": cells, "seconds": time.monotonic() - start}
-
-
-def _cap_outputs(cells) -> None:
-    """Keep at most TEXT_BUDGET characters of text and IMAGE_BUDGET of images per submission."""
-    text_left, image_left = TEXT_BUDGET, IMAGE_BUDGET
-    for _cell, segments in cells:
-        for segment in segments:
-            reply = segment[2]
-            if not reply:
-                continue
-            kept = []
-            for output in reply.get("outputs", []):
-                if output.get("output_type") == "stream":
-                    text = str(output.get("text", ""))
-                    if len(text) > text_left:
-                        text = text[: max(text_left, 0)] + "\n[... output truncated: this submission's output limit was reached ...]\n"
-                    text_left -= len(text)
-                    kept.append({**output, "text": text})
-                    continue
-                data = dict(output.get("data", {}))
-                png = data.get("image/png")
-                if isinstance(png, str):
-                    if len(png) > image_left:
-                        data.pop("image/png")
-                    image_left -= len(png)
-                plain = str(data.get("text/plain", ""))
-                if len(plain) > text_left:
-                    data["text/plain"] = plain[: max(text_left, 0)] + "\n[... truncated ...]"
-                text_left -= len(plain)
-                kept.append({**output, "data": data})
-            reply["outputs"] = kept
-            error = reply.get("error")
-            if isinstance(error, dict):
-                error["evalue"] = str(error.get("evalue", ""))[:2000]
-                trace = [str(line)[:2000] for line in error.get("traceback", [])][-40:]
-                if sum(map(len, trace)) > text_left:
-                    trace = trace[-3:]
-                text_left -= sum(map(len, trace))
-                error["traceback"] = trace
 
 
 def _cell_errors(cells) -> list[str]:

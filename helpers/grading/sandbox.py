@@ -43,13 +43,17 @@ from pathlib import Path
 
 from helpers.grading import wire
 from helpers.grading.budget import make_budget
+from helpers.grading.paths import (
+    SYSTEM,
+    data_cache_files,
+    environment,
+    folder_size,
+    readable_paths,
+)
 
-__all__ = ["KINDS", "Limits", "SandboxInfo", "StudentProcess", "detect_sandbox", "reap_orphans", "sandbox_available"]
+__all__ = ["KINDS", "Limits", "SandboxInfo", "StudentProcess", "data_cache_files", "detect_sandbox", "reap_orphans", "sandbox_available"]
 
 KINDS = ("bubblewrap", "landlock", "none")
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "nsswitch.conf", "passwd", "group",
-        "hosts", "host.conf", "ssl", "ca-certificates", "alternatives", "fonts", "mime.types", "os-release", "matplotlibrc")  # fmt: skip
 _COURSE_IN_SANDBOX = "/nextword/course"
 BOOT = "import json, sys; sys.path.insert(0, sys.argv[2]); from helpers.grading.kernel import main; main(json.loads(sys.argv[1]))"
 
@@ -78,7 +82,7 @@ def _bwrap_probe(flags: list[str]) -> bool:
     if not bwrap:
         return False
     binds = []
-    for path in _SYSTEM:
+    for path in SYSTEM:
         if os.path.islink(path):
             binds += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
@@ -120,61 +124,6 @@ def sandbox_available() -> bool:
     return detect_sandbox().kind == "bubblewrap"
 
 
-def _environment(home: str, tmp: str, threads: int) -> dict[str, str]:
-    """The allow-list: nothing of the grader's environment reaches student code."""
-    n = str(threads)
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": os.path.join(home, ".matplotlib"), "NEXTWORD_CACHE": os.path.join(home, "cache"),
-        "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "NEXTWORD_GRADING": "1",
-    }  # fmt: skip
-
-
-def _python_paths() -> list[str]:
-    paths = []
-    for path in {sys.prefix, sys.base_prefix, sys.exec_prefix, *[p for p in sys.path if p and "site-packages" in p]}:
-        for candidate in {path, os.path.realpath(path)}:
-            if os.path.isdir(candidate):
-                paths.append(candidate)
-    executable = os.path.dirname(os.path.realpath(sys.executable))
-    return sorted({*paths, os.path.dirname(executable)})
-
-
-def _inside(path: str, root: str) -> bool:
-    try:
-        return os.path.commonpath([path, root]) == root
-    except ValueError:
-        return False
-
-
-def _readable_paths(hide: list[str]) -> list[str]:
-    """What a sandboxed kernel may read: system, /etc allow-list, Python (minus ``hide``)."""
-    paths = [p for p in _SYSTEM if os.path.isdir(p) and not os.path.islink(p)]
-    paths += [os.path.join("/etc", name) for name in _ETC if os.path.exists(os.path.join("/etc", name))]
-    for path in _python_paths():  # Python may live inside a hidden folder (pyenv in home): only it is shown
-        inner = [h for h in hide if _inside(h, path) and h != path]
-        paths += _split_around(path, inner) if inner else [path]
-    return paths
-
-
-def _split_around(path: str, holes: list[str]) -> list[str]:
-    """The children of ``path`` that are not, and do not contain, one of ``holes`` (recursively)."""
-    kept = []
-    try:
-        children = sorted(os.listdir(path))
-    except OSError:
-        return []
-    for name in children:
-        child = os.path.join(path, name)
-        if any(child == h for h in holes):
-            continue
-        inner = [h for h in holes if _inside(h, child)]
-        kept += _split_around(child, inner) if inner else [child]
-    return kept
-
-
 class StudentProcess:
     """The kernel process of one submission, in a sandbox of its own."""
 
@@ -214,7 +163,7 @@ class StudentProcess:
             for name, path in self.data_files.items():
                 shutil.copyfile(path, os.path.join(home, "cache", name))
             if self.kind == "landlock":
-                config["landlock"] = {"read": [*_readable_paths(hide), str(self.course_root), "/proc", "/sys"],
+                config["landlock"] = {"read": [*readable_paths(hide), str(self.course_root), "/proc", "/sys"],
                                       "write": [self.scratch_host]}  # fmt: skip
         self.scratch = scratch
         python = [sys.executable, "-I", "-c", BOOT, json.dumps(config), course]
@@ -229,7 +178,7 @@ class StudentProcess:
                        'while [ "$1" != -- ]; do shift; done; shift; exec "$@"', "sh", *self.budget.procs, "--", *command]  # fmt: skip
         self._stderr = tempfile.TemporaryFile(dir=self.workdir)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                        env=_environment(home, tmp, self.threads), cwd="/", start_new_session=True)  # fmt: skip
+                                        env=environment(home, tmp, self.threads), cwd="/", start_new_session=True)  # fmt: skip
         os.set_blocking(self.process.stdin.fileno(), False)
         self.reader = wire.FrameReader(self.process.stdout.fileno(), limit=512 * 2**20)
         if self.scratch_host:  # no private size-limited /tmp here: watch the scratch folder instead
@@ -243,10 +192,10 @@ class StudentProcess:
         command = [shutil.which("bwrap") or "bwrap", *self.info.bwrap_flags, "--hostname", "grading",
                    *size, "--tmpfs", "/tmp", "--dir", "/tmp/work", "--dir", "/tmp/home",
                    "--dev", "/dev", "--proc", "/proc"]  # fmt: skip
-        for path in _SYSTEM:
+        for path in SYSTEM:
             if os.path.islink(path):
                 command += ["--symlink", os.readlink(path), path]
-        for path in _readable_paths(hide):
+        for path in readable_paths(hide):
             command += ["--ro-bind", path, path]
         command += ["--ro-bind", str(self.course_root), _COURSE_IN_SANDBOX, "--dir", "/tmp/home/cache"]
         for name, path in self.data_files.items():
@@ -291,7 +240,7 @@ class StudentProcess:
     def _watch_disk(self) -> None:
         limit, root, process = self.limits.disk_mb * 2**20, self.scratch_host, self.process
         while process.poll() is None and self.scratch_host == root:
-            if _folder_size(root, limit) > limit:
+            if folder_size(root, limit) > limit:
                 self.over_disk = True
                 try:
                     os.killpg(process.pid, signal.SIGKILL)
@@ -351,39 +300,6 @@ class StudentProcess:
             self._stderr.close()
         except (OSError, AttributeError):
             pass
-
-
-def _folder_size(root: str, stop: int) -> int:
-    """Bytes in the files under ``root`` (counting stops once past ``stop``)."""
-    total, stack = 0, [root]
-    while stack and total <= stop:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-        except OSError:
-            continue
-    return total
-
-
-def data_cache_files(limit_mb: int = 64) -> dict[str, str]:
-    """The course's parsed public corpora in the grader's data cache (``helpers.data``), which a
-    sandbox may read instead of parsing them again for every submission."""
-    try:
-        from helpers.data import cache_dir
-
-        folder = cache_dir()
-    except Exception:  # noqa: BLE001 - no cache: every sandbox parses for itself
-        return {}
-    files, total = {}, 0
-    for path in sorted(folder.glob("*-v*.json.gz")):
-        size = path.stat().st_size
-        if path.is_file() and not path.is_symlink() and total + size <= limit_mb * 2**20:
-            files[path.name], total = str(path), total + size
-    return files
 
 
 def become_subreaper() -> None:

@@ -20,14 +20,9 @@ import torch
 from helpers.cli import main
 from helpers.grading import wire
 from helpers.grading.landlock import abi_version
+from helpers.grading.proxy import NotebookGone, NotebookObject, mirror
 from helpers.grading.references import course_copy, stub_source
-from helpers.grading.remote import (
-    CellNamespace,
-    NotebookGone,
-    NotebookObject,
-    NotebookSession,
-    _mirror,
-)
+from helpers.grading.remote import CellNamespace, NotebookSession
 from helpers.grading.sandbox import Limits, StudentProcess, detect_sandbox
 from tests.grading import factory as f
 
@@ -110,14 +105,14 @@ def test_frames_have_a_deadline_and_a_size_limit():
 
 def test_changes_to_arguments_are_mirrored_in_place():
     array, tensor, items = np.zeros(3), torch.zeros(2), [np.zeros(2), {"k": [1]}]
-    _mirror(array, np.ones(3))
-    _mirror(tensor, torch.ones(2))
-    _mirror(items, [np.full(2, 5.0), {"k": [1, 2]}])
+    mirror(array, np.ones(3))
+    mirror(tensor, torch.ones(2))
+    mirror(items, [np.full(2, 5.0), {"k": [1, 2]}])
     kept = items[0]
     assert array.tolist() == [1, 1, 1] and tensor.tolist() == [1, 1] and items[1] == {"k": [1, 2]}
     assert kept is items[0] and kept.tolist() == [5, 5]  # the same array object, changed
     model = torch.nn.Linear(2, 1)
-    _mirror(model, {"state": {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "training": {"": False}})
+    mirror(model, {"state": {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "training": {"": False}})
     assert model.weight.tolist() == [[1.0, 1.0]] and model.training is False
 
 
@@ -320,9 +315,9 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, ca
 
 
 def test_environment_is_an_allow_list(tmp_path):
-    from helpers.grading.sandbox import _environment
+    from helpers.grading.paths import environment
 
-    env = _environment("/h", "/t", 1)
+    env = environment("/h", "/t", 1)
     assert set(env) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING",
                         "MPLBACKEND", "MPLCONFIGDIR", "NEXTWORD_CACHE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                         "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "NEXTWORD_GRADING"}  # fmt: skip
