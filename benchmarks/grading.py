@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers.course.notebooks import ROOT
 from helpers.grading.synthetic import make_class
-from helpers.notebooks import ROOT
 
 TIMEOUT = 10
 WELL_FORMED = {"correct": 50, "partial": 35, "blank": 15}
@@ -39,7 +39,7 @@ WELL_FORMED = {"correct": 50, "partial": 35, "blank": 15}
 def ours(week: str, folder: Path, workers: int) -> tuple[float, dict[str, float]]:
     out = Path(tempfile.mkdtemp(prefix="ours-"))
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "helpers.cli", "grade", week, str(folder), "--out", str(out), "--workers",
+    subprocess.run([sys.executable, "-m", "helpers.course.cli", "grade", week, str(folder), "--out", str(out), "--workers",
                     str(workers), "--timeout", str(TIMEOUT), "--quiet"], check=True)  # fmt: skip
     seconds = time.perf_counter() - start
     scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(out / "grades.csv"))}

@@ -32,10 +32,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from helpers.course.notebooks import ROOT
 from helpers.grading.intake import Submission, find_submissions
 from helpers.grading.runner import Assignment, GradeSettings
 from helpers.grading.worker import WorkerClient, error_record
-from helpers.notebooks import ROOT
 
 __all__ = ["grade_command", "grade_submissions", "summarise", "write_sheets"]
 

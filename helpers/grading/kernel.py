@@ -296,7 +296,8 @@ def _state(value):
     """What of an argument the grader mirrors: data as it is, a model's weights and modes."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.nn.Module):
-        return {"state": dict(value.state_dict()), "training": {n: m.training for n, m in value.named_modules()}}
+        return {"state": dict(value.state_dict()), "training": {n: m.training for n, m in value.named_modules()},
+                "requires_grad": {n: p.requires_grad for n, p in value.named_parameters()}}
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return None
     return value

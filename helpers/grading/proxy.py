@@ -14,6 +14,7 @@ pickled (:class:`Pickler`); changes a call made to data arguments are mirrored b
 from __future__ import annotations
 
 import builtins
+import dis
 import importlib
 import io
 import re
@@ -167,11 +168,15 @@ def mirror(old, new) -> object:
             if list(state) == list(mine) and all(tuple(getattr(state[k], "shape", ())) == tuple(v.shape) for k, v in mine.items()):
                 with torch.no_grad():
                     old.load_state_dict({k: v.to(mine[k].dtype) for k, v in state.items()})
-            modes = new.get("training")
+            modes, grads = new.get("training"), new.get("requires_grad")
             if isinstance(modes, dict):
                 for name, module in old.named_modules():
                     if type(modes.get(name)) is bool:
                         module.training = modes[name]
+            if isinstance(grads, dict):  # frozen or unfrozen parameters (fine-tuning)
+                for name, parameter in old.named_parameters():
+                    if type(grads.get(name)) is bool:
+                        parameter.requires_grad_(grads[name])
         return old
     if torch is not None and isinstance(old, torch.Generator):
         if isinstance(new, torch.Generator):
@@ -200,6 +205,33 @@ def mirror(old, new) -> object:
     return new
 
 
+_GLOBAL_LOADS = {"LOAD_GLOBAL", "LOAD_NAME"}
+
+
+def _fetch_names(fn) -> None:
+    """Look up, in a test cell's namespace, the global names ``fn``'s code (and the code of
+    the functions and lambdas nested in it) reads, so that the namespace, which fetches from
+    the notebook only on demand, holds them when ``fn`` is pickled: a test's helper or lambda
+    that runs in the notebook (``bytes_per_token(text, lambda t: encode(t, merges))``) takes
+    the notebook's ``encode`` (as a reference to the notebook's own object) and ``merges``
+    along, and finds them there as in Jupyter."""
+    namespace, stack, seen = fn.__globals__, [fn.__code__], set()
+    while stack:
+        code = stack.pop()
+        for instruction in dis.get_instructions(code):
+            name = instruction.argval
+            if instruction.opname not in _GLOBAL_LOADS or type(name) is not str or name in seen:
+                continue
+            seen.add(name)
+            if name in namespace or hasattr(builtins, name):
+                continue
+            try:
+                namespace[name]
+            except Exception:  # noqa: BLE001 - not a name of the notebook either: a NameError when it runs
+                pass
+        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+
+
 class Pickler:
     """Pickles trusted objects for the student's side (cloudpickle: classes of a test cell go
     by value); proxies inside them travel as references to the student's own objects."""
@@ -215,6 +247,8 @@ class Pickler:
 
         class Pickler(cloudpickle.Pickler):
             def reducer_override(self, obj):
+                if isinstance(obj, types.FunctionType) and hasattr(obj.__globals__, "session"):
+                    _fetch_names(obj)  # a test's function: take along the notebook's names it uses
                 # classes and functions of fresh_import copies: by name, from the real module
                 if isinstance(obj, types.ModuleType) and _FRESH.match(obj.__name__):  # a fresh_import copy itself
                     return importlib.import_module, (_FRESH.match(obj.__name__).group(1),)

@@ -3,8 +3,8 @@
 An assignment asks students to re-implement kernels the course package already has (week 1's
 ``edits1``, week 4's ``additive_attention``). Its source notebook lists them in its metadata::
 
-    "metadata": {"nextword": {"hidden_references": ["helpers.edits", "helpers.attention.masked_softmax",
-                                                     "helpers.gpt.GPT.generate"]}}
+    "metadata": {"nextword": {"hidden_references": ["helpers.ngrams.edits", "helpers.seq2seq.attention.masked_softmax",
+                                                     "helpers.transformer.gpt.GPT.generate"]}}
 
 Each entry is a module (every function and class in it), a function or class of a module, or
 a method of a class. The sandbox does not see the real package: it gets a copy in which each

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from helpers.course.notebooks import ROOT, normalise_week
 from helpers.grading.notebook import is_test_cell, load_notebook
-from helpers.notebooks import ROOT, normalise_week
 
 __all__ = ["VISIBLE_DIR", "release", "visible_tests"]
 

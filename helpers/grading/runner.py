@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from helpers.course.notebooks import ROOT, normalise_week
 from helpers.grading import wire
 from helpers.grading.align import build_plan, split_hidden
 from helpers.grading.capture import cap_submission_outputs
@@ -35,7 +36,6 @@ from helpers.grading.remote import (
 )
 from helpers.grading.sandbox import Limits
 from helpers.grading.trusted import run_test_segment
-from helpers.notebooks import ROOT, normalise_week
 
 __all__ = ["Assignment", "GradeSettings", "grade_command", "grade_one"]
 

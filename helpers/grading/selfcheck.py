@@ -16,7 +16,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.notebooks import normalise_week
+from helpers.course.notebooks import normalise_week
 
 __all__ = ["PartCheck", "run_visible_tests"]
 

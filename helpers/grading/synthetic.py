@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.notebooks import ROOT, normalise_week
 from helpers.grading.notebook import grade_id, is_solution_cell, load_notebook
-from helpers.notebooks import ROOT, normalise_week
 
 __all__ = ["KINDS", "answers", "fill", "make_class"]
 

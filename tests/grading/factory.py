@@ -8,9 +8,9 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.notebooks import ROOT
 from helpers.grading.synthetic import _ANYTHING as ANYTHING
 from helpers.grading.synthetic import answers, fill
-from helpers.notebooks import ROOT
 
 WEEK = "week00"
 SOURCE = ROOT / "solutions" / WEEK / f"{WEEK}.ipynb"

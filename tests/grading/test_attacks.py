@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
 from helpers.grading.landlock import abi_version
 from helpers.grading.sandbox import detect_sandbox
 from tests.grading import factory as f

@@ -18,6 +18,7 @@ from helpers.grading import (
     check_raises,
     check_shape,
     check_true,
+    check_type,
     fresh_import,
     plain,
 )
@@ -146,7 +147,7 @@ def test_check_raises_and_own_work():
         check_raises(ValueError, int, "3")
     with pytest.raises(GradingFailure, match="raised TypeError"):
         check_raises(ValueError, int, None)
-    from helpers.chars import random_windows
+    from helpers.data import random_windows
 
     with pytest.raises(GradingFailure, match="course package"):
         check_own_work(random_windows, "random_windows")
@@ -157,15 +158,33 @@ def test_check_raises_and_own_work():
     check_own_work(mine, "mine")
 
 
-def test_fresh_import_is_a_separate_copy():
-    import helpers.chars as chars
+def test_check_type_takes_a_fresh_copy_for_the_course_class():
+    from helpers.data.vocab import Vocab
 
-    fresh = fresh_import("helpers.chars")
-    assert fresh is not chars and fresh.CharVocab is not chars.CharVocab
-    original = chars.CharVocab.decode
+    fresh = fresh_import("helpers.data.vocab")
+    check_type(Vocab.from_text("abc"), fresh.Vocab, name="vocab")  # students' check(): a local object
+    check_type(fresh.Vocab.from_text("abc"), Vocab, name="vocab")
+    check_type(Vocab.from_text("abc"), (int, fresh.Vocab), name="vocab")
+
+    class Vocab2:  # noqa: N801 - same name elsewhere is not the course's class
+        pass
+
+    Vocab2.__name__ = Vocab2.__qualname__ = "Vocab"
+    with pytest.raises(GradingFailure, match="should be a Vocab"):
+        check_type(Vocab2(), fresh.Vocab, name="vocab")
+    with pytest.raises(GradingFailure, match="should be a int"):
+        check_type(Vocab.from_text("abc"), int, name="vocab")
+
+
+def test_fresh_import_is_a_separate_copy():
+    import helpers.data.vocab as vocab_module
+
+    fresh = fresh_import("helpers.data.vocab")
+    assert fresh is not vocab_module and fresh.Vocab is not vocab_module.Vocab
+    original = vocab_module.Vocab.decode
     try:
-        chars.CharVocab.decode = lambda self, ids: "patched"
-        vocab = fresh.CharVocab.from_text("abc")
+        vocab_module.Vocab.decode = lambda self, ids: "patched"
+        vocab = fresh.Vocab.from_text("abc")
         assert vocab.decode(vocab.encode("cab")) == "cab"
     finally:
-        chars.CharVocab.decode = original
+        vocab_module.Vocab.decode = original

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
 from helpers.grading.sandbox import sandbox_available
 from tests.grading import factory as f
 from tests.grading.factory import ALWAYS_EQUAL, WRONG

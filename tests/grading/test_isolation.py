@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.cli import main
+from helpers.course.cli import main
 from helpers.grading import wire
 from helpers.grading.landlock import abi_version
 from helpers.grading.proxy import NotebookGone, NotebookObject, mirror
@@ -112,13 +112,15 @@ def test_changes_to_arguments_are_mirrored_in_place():
     assert array.tolist() == [1, 1, 1] and tensor.tolist() == [1, 1] and items[1] == {"k": [1, 2]}
     assert kept is items[0] and kept.tolist() == [5, 5]  # the same array object, changed
     model = torch.nn.Linear(2, 1)
-    mirror(model, {"state": {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "training": {"": False}})
+    mirror(model, {"state": {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "training": {"": False},
+                   "requires_grad": {"weight": False, "bias": True}})  # fmt: skip
     assert model.weight.tolist() == [[1.0, 1.0]] and model.training is False
+    assert model.weight.requires_grad is False and model.bias.requires_grad is True
 
 
 @pytest.fixture(params=KINDS)
 def session(request, tmp_path):
-    process = StudentProcess(request.param, course_copy(["helpers.edits"], tmp_path), ["numpy"], Limits(memory_mb=512), tmp_path).start()
+    process = StudentProcess(request.param, course_copy(["helpers.ngrams.edits"], tmp_path), ["numpy"], Limits(memory_mb=512), tmp_path).start()
     process.wait_ready()
     process.begin({}, {"memory_mb": 512})
     session = NotebookSession(process, time.monotonic() + 120, grace=1.0)
@@ -154,10 +156,54 @@ def test_proxies_never_hand_the_trusted_side_anything_to_run(session):
     assert ns["f"](x) is proxy and x.tolist() == [1, 1]  # the same proxy for the same object; x changed in place
 
 
+def test_functions_of_a_test_find_the_notebook_names_they_use(session):
+    """A helper or a lambda defined in a test cell reads the notebook's names as the test does,
+    whether it runs here (a proxy) or travels into the notebook (its own object there)."""
+    cell = session.run_cell("merges = [(1, 2)]\ndef encode(t, m):\n    return [len(t), len(m)]\n"
+                            "def apply(fn, x):\n    return fn(x)\n")  # fmt: skip
+    assert cell["error"] is None, cell
+    cases = {  # each in a fresh test namespace: nothing fetched before
+        "import math\nresult = apply(lambda t: encode(t, merges) + [math.floor(2.5)], 'ab')": [2, 1, 2],
+        "def outer(n):\n    return apply(lambda t: [n] * len(encode(t, merges)), 'x')\nresult = outer(4)": [4, 4],
+        "def helper(t):\n    return encode(t, merges)\nresult = apply(helper, 'abc')": [3, 1],
+        "def direct(t):\n    return encode(t, merges)\nresult = direct('abc')": [3, 1],
+    }
+    for code, expected in cases.items():
+        ns = CellNamespace(session)
+        exec(code, ns)
+        assert ns["result"] == expected, code
+    with pytest.raises(NameError):
+        exec("apply(lambda t: not_anywhere(t), 'x')", CellNamespace(session))
+
+
+def test_models_keep_their_frozen_parameters_both_ways(session):
+    """requires_grad survives a student's function changing a test's model (fine-tuning weeks),
+    and reading a notebook model's parameters through its proxy; types are read by check_type."""
+    from helpers.grading import check_type
+    from helpers.grading.checks import GradingFailure
+
+    cell = session.run_cell("import torch\ntorch.manual_seed(0)\n"
+                            "def freeze(m):\n    m.weight.requires_grad_(False)\n    m.train(False)\n    return None\n"
+                            "theirs = torch.nn.Linear(3, 2)\ntheirs.bias.requires_grad_(False)\n")  # fmt: skip
+    assert cell["error"] is None, cell
+    ns = CellNamespace(session)
+    mine = torch.nn.Linear(3, 2)
+    ns["freeze"](mine)
+    assert [p.requires_grad for p in mine.parameters()] == [False, True] and mine.training is False
+    theirs = ns["theirs"]
+    assert type(theirs) is NotebookObject
+    assert [p.requires_grad for p in theirs.parameters()] == [True, False]
+    assert sum(p.numel() for p in theirs.parameters() if p.requires_grad) == 6
+    check_type(theirs, torch.nn.Linear, name="theirs")
+    check_type(theirs, torch.nn.Module, name="theirs")
+    with pytest.raises(GradingFailure, match="should be a Conv1d"):
+        check_type(theirs, torch.nn.Conv1d, name="theirs")
+
+
 def test_hidden_references_are_stubbed_in_the_sandbox(session):
-    reply = session.run_cell("from helpers.edits import edits1\nedits1('ab')")
+    reply = session.run_cell("from helpers.ngrams.edits import edits1\nedits1('ab')")
     assert reply["error"]["ename"] == "RuntimeError" and "reference for this assignment" in reply["error"]["evalue"]
-    reply = session.run_cell("import helpers.edits as e, inspect\nprint(len(inspect.getsource(e)))\nprint(e.LETTERS)")
+    reply = session.run_cell("import helpers.ngrams.edits as e, inspect\nprint(len(inspect.getsource(e)))\nprint(e.LETTERS)")
     assert reply["error"] is None and "abcdefghijklmnopqrstuvwxyz" in reply["outputs"][0]["text"]
 
 

@@ -17,11 +17,11 @@ import re
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
+from helpers.course.notebooks import ROOT
 from helpers.grading.notebook import load_notebook
 from helpers.grading.release import release, visible_tests
 from helpers.grading.synthetic import make_submission
-from helpers.notebooks import ROOT
 
 WEEKS = sorted(p.name for p in (ROOT / "solutions").glob("week*") if p.is_dir())
 
@@ -81,6 +81,35 @@ def test_one_grading_run_scores_every_kind_of_notebook_right(week, tmp_path):
              for student, expected in (("solution", full), ("blank", 0), ("patched", 0), ("reference", 0), ("no_metadata", full))
              if float(rows[student]["score"]) != expected or rows[student]["status"] != "graded"]  # fmt: skip
     assert full > 0 and not wrong, wrong
+
+
+def test_week08_wrappers_of_the_course_kernels_under_other_names_get_nothing(tmp_path):
+    """The synthetic ``reference`` trick wraps kernels of the same name; week 8's answers have
+    other names than the course's (``count_pairs`` and ``bpe.pair_counts``): every answer a
+    two-line wrapper around the course's kernel, imported every way, still scores 0."""
+    from helpers.grading.synthetic import fill
+
+    source = ROOT / "solutions" / "week08" / "week08.ipynb"
+    release_nb = load_notebook(ROOT / "assignments" / "week08" / source.name)
+    wrappers = {
+        "count_pairs": "def count_pairs(chunks):\n    from helpers.tokenization.bpe import pair_counts\n    return pair_counts(chunks)\n\n\n"
+                       "def merge_pair(ids, pair, new_id):\n    import helpers.tokenization as t\n    return t.merge(ids, pair, new_id)\n",
+        "train_bpe": "def train_bpe(texts, n_merges):\n    from helpers.tokenization.trainer import train_fast\n"
+                     "    return train_fast(pretokenize(texts), n_merges)\n",
+        "encode": "def encode(text, merges):\n    from helpers.tokenization import train\n    from helpers.tokenization.bpe import encode_chunk\n"
+                  "    ranks = {tuple(p): 256 + k for k, p in enumerate(merges)}\n"
+                  "    return [i for c in regex.findall(GPT4_PATTERN, text) for i in encode_chunk(list(c.encode()), ranks)]\n\n\n"
+                  "def decode(ids, merges):\n    raise NotImplementedError()\n",
+    }  # fmt: skip
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    nbformat.write(fill(release_nb, wrappers), folder / "wrapper.ipynb")
+    out = tmp_path / "grades"
+    assert main(["grade", "week08", str(folder), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    row = next(csv.DictReader(open(out / "grades.csv")))
+    parts = list(csv.DictReader(open(out / "parts.csv")))
+    assert float(row["score"]) == 0 and row["status"] == "graded", (row, parts)
+    assert "reference for this assignment" in (out / "graded" / "wrapper.ipynb").read_text()
 
 
 def test_half_done_week00_gets_partial_credit(tmp_path):

@@ -9,7 +9,7 @@ import zipfile
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.course.cli import main
 from helpers.grading.intake import find_submissions
 from helpers.grading.sandbox import detect_sandbox
 from tests.grading import factory as f
@@ -44,8 +44,15 @@ def test_workers_agree_and_rerun_is_identical(tmp_path):
     assert _grades(two) == expected  # idempotent
 
 
+def _sheets(out):
+    """grades.csv and parts.csv without the timestamps: every row, every verdict, every message."""
+    grades = [{k: v for k, v in r.items() if k != "timestamp"} for r in csv.DictReader(open(out / "grades.csv"))]
+    return grades, list(csv.DictReader(open(out / "parts.csv")))
+
+
 def test_dask_cluster_gives_the_same_grades_and_guarantees(tmp_path):
-    """The same class on a LocalCluster, with two attackers: the same scores, sandboxed."""
+    """The same class on a LocalCluster, with two attackers: the same rows, parts and messages
+    as ``--workers 2`` on this machine, sandboxed the same way."""
     distributed = pytest.importorskip("distributed")
     from tests.grading.factory import WRONG
 
@@ -57,13 +64,19 @@ def test_dask_cluster_gives_the_same_grades_and_guarantees(tmp_path):
         "import helpers.grading.checks as c\nc.check_close.__code__ = (lambda *a, **k: None).__code__"))  # fmt: skip
     f.write(forge, tmp_path / "subs", "eve")
     expected["eve"] = 0.0
+    f.write(f.submission({"softmax": "import os\nos._exit(3)"}), tmp_path / "subs", "fay")  # a crash: a row all the same
+    local = tmp_path / "local"
+    assert main(["grade", "week00", str(tmp_path / "subs"), "--out", str(local), "--workers", "2", "--quiet"]) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         out = tmp_path / "dask"
         args = ["grade", "week00", str(tmp_path / "subs"), "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet"]
         assert main(args) == 0
-    assert _grades(out) == expected
+    assert {k: v for k, v in _grades(out).items() if k != "fay"} == expected
+    assert _sheets(out) == _sheets(local)
+    rows = {r["student_id"]: r for r in _sheets(out)[0]}
+    assert rows["fay"]["status"] == "crashed" and float(rows["fay"]["score"]) == 0
     sandboxes = {json.loads(p.read_text())["sandbox"] for p in (out / "results").glob("*.json")}
-    assert sandboxes == {detect_sandbox().kind}
+    assert sandboxes == {json.loads(p.read_text())["sandbox"] for p in (local / "results").glob("*.json")} == {detect_sandbox().kind}
 
 
 def test_canvas_zip(tmp_path):

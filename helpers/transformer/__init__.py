@@ -1,0 +1,38 @@
+"""Week 5: the transformer. Attention and multi-head attention (equal to PyTorch's),
+positional encodings, the block (pre-LN and post-LN), a mini-GPT with a KV cache, and its
+export to Hugging Face's ``GPT2LMHeadModel``.
+
+:mod:`~helpers.transformer.attention` and :mod:`~helpers.transformer.positions` <-
+:mod:`~helpers.transformer.block` <- :mod:`~helpers.transformer.gpt` <-
+:mod:`~helpers.transformer.export`.
+"""
+
+from helpers.transformer.attention import (
+    KV,
+    AttentionResult,
+    MultiHeadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+)
+from helpers.transformer.block import BlockResult, FeedForward, TransformerBlock
+from helpers.transformer.export import to_huggingface
+from helpers.transformer.gpt import (
+    GPT,
+    GPTConfig,
+    GPTOutput,
+    evaluate_loss,
+    lm_loss,
+    sample_next_token,
+)
+from helpers.transformer.positions import (
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_encoding,
+)
+
+__all__ = [
+    "GPT", "KV", "AttentionResult", "BlockResult", "FeedForward", "GPTConfig", "GPTOutput",
+    "LearnedPositionalEncoding", "MultiHeadAttention", "SinusoidalPositionalEncoding", "TransformerBlock",
+    "causal_mask", "evaluate_loss", "lm_loss", "sample_next_token", "scaled_dot_product_attention",
+    "sinusoidal_encoding", "to_huggingface",
+]  # fmt: skip
