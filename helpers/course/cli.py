@@ -5,12 +5,14 @@
     nextword doctor                check packages, data sets and the device
     nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader
     nextword grade WEEK SUBMISSIONS --out DIR [--workers N] [--timeout S] [--student ID]
+    nextword leaderboard [--upto weekNN]   every language model of the course on the same held-out text
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 __all__ = ["main"]
 
@@ -50,9 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-sandbox", action="store_true", help="grade without a sandbox (unsafe: for trying things out)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
+    board = commands.add_parser("leaderboard", help="score every language model of the course on the same held-out text")
+    board.add_argument("--upto", default=None, help="only the models of the weeks up to this one, e.g. week03")
+    board.add_argument("--only", action="append", default=None, metavar="KEY", help="only this entry, e.g. kn3 (repeatable)")
+    board.add_argument("--committed", action="store_true", help="print the committed table; compute nothing")
+    board.add_argument("--retrain", action="store_true", help="train the cached models again")
+    board.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    board.add_argument("--plot", default=None, metavar="PNG", help="also save the plot to this file")
+    board.add_argument("--write", action="store_true", help="update the committed CSV, plot and benchmarks/README.md (full run with --retrain)")
+
     args = parser.parse_args(argv)
+    commands_by_name = {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade, "leaderboard": _leaderboard}
     try:
-        return {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade}[args.command](args)
+        return commands_by_name[args.command](args)
     except ValueError as error:
         print(f"nextword {args.command}: {error}", file=sys.stderr)
         return 2
@@ -106,6 +118,46 @@ def _grade(args) -> int:
     from helpers.grading.runner import grade_command
 
     return grade_command(args)
+
+
+def _leaderboard(args) -> int:
+    import os
+
+    from helpers.course.leaderboard import board
+
+    if args.write and (args.upto or args.only or args.seed != 0 or not args.retrain or args.committed):
+        raise ValueError("--write records the full run: use nextword leaderboard --retrain --write (no --upto, --only or --seed)")
+    if args.committed:
+        results = board.read_committed(args.upto)
+        if args.only:
+            results = results[results.key.isin(args.only)].reset_index(drop=True)
+    else:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        start, cpu = time.perf_counter(), time.process_time()
+        results = board.run_leaderboard(args.upto, args.only, seed=args.seed, retrain=args.retrain)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        note = board.machine_note(seconds, cpu, load, os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+    print(board.leaderboard_table(results, markdown=True))
+    if len(results):
+        print(f"\ntest text: {results.test_chars[0]:,} characters, {results.test_tokens[0]:,} words and sentence ends")
+    if not args.committed:
+        print(f"measured {note}")
+    if args.write:  # what is committed is the rounded CSV: the README table and the plot show exactly that
+        results = board.read_committed(path=board.write_committed(results))
+    plot = args.plot or (str(board.readme_path().with_name("leaderboard.png")) if args.write else None)
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        board.plot_leaderboard(results)
+        plt.tight_layout()
+        plt.savefig(plot, dpi=120)
+        print(f"plot: {plot}")
+    if args.write:
+        print(f"wrote {board.COMMITTED_CSV} and {board.update_readme(results, note)}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
