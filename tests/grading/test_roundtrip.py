@@ -112,6 +112,28 @@ def test_week08_wrappers_of_the_course_kernels_under_other_names_get_nothing(tmp
     assert "reference for this assignment" in (out / "graded" / "wrapper.ipynb").read_text()
 
 
+def test_week07_sees_how_the_code_runs_where_it_runs(tmp_path):
+    """Week 7 checks which operators a function runs and how large its tensors get; under the
+    new design the function runs in the notebook, so the measurement must be made there too:
+    answers that call PyTorch's softmax and fused attention (right values) lose those parts."""
+    from helpers.grading.synthetic import answers, fill
+
+    source = ROOT / "solutions" / "week07" / "week07.ipynb"
+    filled = answers(load_notebook(source))
+    filled["online_softmax"] = "def online_softmax(x, block_size):\n    return torch.softmax(x, dim=-1)\n"
+    filled["tiled_attention"] = ("def tiled_attention(q, k, v, causal=False, block_q=32, block_k=32):\n"
+                                 "    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)\n")  # fmt: skip
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    nbformat.write(fill(load_notebook(ROOT / "assignments" / "week07" / source.name), filled), folder / "fused.ipynb")
+    out = tmp_path / "grades"
+    assert main(["grade", "week07", str(folder), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    parts = {r["part"]: float(r["points"]) for r in csv.DictReader(open(out / "parts.csv"))}
+    lost = {"test_online_softmax", "test_tiled_values", "test_tiled_causal", "test_tiled_memory"}
+    assert {p for p, points in parts.items() if points == 0} == lost, parts
+    assert all(points > 0 for p, points in parts.items() if p not in lost)
+
+
 def test_half_done_week00_gets_partial_credit(tmp_path):
     from tests.grading import factory as f
 
