@@ -19,6 +19,7 @@ from helpers.grading.checks import (
     check_shape,
     check_true,
     check_type,
+    is_instance,
     plain,
     type_name,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "check_true",
     "check_type",
     "fresh_import",
+    "is_instance",
     "plain",
     "run_in_notebook",
     "seed_notebook",

@@ -44,6 +44,7 @@ __all__ = [
     "check_shape",
     "check_true",
     "check_type",
+    "is_instance",
     "plain",
     "type_name",
 ]
@@ -225,29 +226,36 @@ def _qualified(t) -> str:
     return _unfresh(t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}")
 
 
-def check_type(value, types: type | tuple[type, ...], name: str = "value") -> None:
-    """``value`` is an instance of ``types`` (checked on the real class, not ``__class__``).
+def is_instance(value, types) -> bool:
+    """``isinstance`` for test cells: true when ``value`` is an instance of one of ``types``.
 
-    A class of a :func:`fresh_import` copy (``FT.SequenceClassifier``) stands for the course's
-    class of the same name, so the check works on the notebook's objects in both places: in
-    ``nextword grade`` (a proxy: by the names of the classes it has in the notebook) and in a
-    student's ``check()`` (a local object of the real class).
+    Works where ``isinstance`` cannot: on a notebook object in ``nextword grade`` (a proxy:
+    decided by the names of the classes the object has in the notebook) and with a class of
+    the notebook (``is_instance(m, LoRA)`` for the modules of a student's model). A class of a
+    :func:`fresh_import` copy (``FT.SequenceClassifier``) stands for the course's class of the
+    same name, in the grader and in a student's ``check()``.
     """
     types = types if _isinstance(types, tuple) else (types,)
-    wanted = " or ".join(t.__name__ for t in types)
-    if _is_proxy(value):  # compare by name with the classes the object has in the notebook
+    names = [_qualified(t) for t in types]  # a class of the notebook answers with its own names
+    if _is_proxy(value):
         info = _remote().describe(value) or {}
-        mro = {_unfresh(str(n)) for n in info.get("mro", [])}
-        if any(_qualified(t) in mro for t in types):
-            return
-        _fail(f"{name} should be a {wanted}, but it is a {_describe(value)}")
-    if any(issubclass(_type(value), t) for t in types):
-        return
+        mro = {_unfresh(str(n)) for n in info.get("mro", []) if _isinstance(n, str)}
+        return any(n in mro for n in names)
+    local = [t for t in types if not _is_proxy(t)]  # an object here is never of a notebook class
+    if any(issubclass(_type(value), t) for t in local):
+        return True
     # a course class and its fresh_import copy stand for each other (names compared only then)
     mro = {_qualified(c): c.__module__.startswith("_fresh") for c in _type(value).__mro__}
-    if any(_qualified(t) in mro and (t.__module__.startswith("_fresh") or mro[_qualified(t)]) for t in types):
-        return
-    _fail(f"{name} should be a {wanted}, but it is a {_describe(value)}")
+    return any(_qualified(t) in mro and (t.__module__.startswith("_fresh") or mro[_qualified(t)]) for t in local)
+
+
+def check_type(value, types: type | tuple[type, ...], name: str = "value") -> None:
+    """``value`` is an instance of ``types`` (checked on the real class, not ``__class__``;
+    see :func:`is_instance` for notebook objects and ``fresh_import`` classes)."""
+    types = types if _isinstance(types, tuple) else (types,)
+    if not is_instance(value, types):
+        wanted = " or ".join(str(t.__name__) for t in types)
+        _fail(f"{name} should be a {wanted}, but it is a {_describe(value)}")
 
 
 def check_shape(value, shape: Sequence[int | None], name: str = "value") -> None:

@@ -179,7 +179,7 @@ def test_functions_of_a_test_find_the_notebook_names_they_use(session):
 def test_models_keep_their_frozen_parameters_both_ways(session):
     """requires_grad survives a student's function changing a test's model (fine-tuning weeks),
     and reading a notebook model's parameters through its proxy; types are read by check_type."""
-    from helpers.grading import check_type
+    from helpers.grading import check_type, is_instance
     from helpers.grading.checks import GradingFailure
 
     cell = session.run_cell("import torch\ntorch.manual_seed(0)\n"
@@ -198,6 +198,13 @@ def test_models_keep_their_frozen_parameters_both_ways(session):
     check_type(theirs, torch.nn.Module, name="theirs")
     with pytest.raises(GradingFailure, match="should be a Conv1d"):
         check_type(theirs, torch.nn.Conv1d, name="theirs")
+    cell = session.run_cell("class Adapter(torch.nn.Module):\n    pass\n"
+                            "net = torch.nn.Sequential(torch.nn.Linear(2, 2), Adapter())\n")  # fmt: skip
+    assert cell["error"] is None, cell
+    ns = CellNamespace(session)
+    kinds = [(name, is_instance(m, ns["Adapter"]), is_instance(m, torch.nn.Linear)) for name, m in ns["net"].named_modules()]
+    assert kinds == [("", False, False), ("0", False, True), ("1", True, False)]
+    assert not is_instance(torch.nn.Linear(1, 1), ns["Adapter"]) and is_instance(torch.nn.Linear(1, 1), (int, torch.nn.Module))
 
 
 def test_hidden_references_are_stubbed_in_the_sandbox(session):
