@@ -31,8 +31,8 @@ from helpers.grading.proxy import (
     mirror,
 )
 
-__all__ = ["CellNamespace", "FromNotebook", "NotebookGone", "NotebookObject", "NotebookSession", "NotebookTimeout",
-           "current_session", "describe"]
+__all__ = ["CellNamespace", "FromNotebook", "MeasuredInTheWrongProcess", "NotebookGone", "NotebookObject", "NotebookSession",
+           "NotebookTimeout", "current_session", "describe", "measuring_here"]
 
 MAX_HANDLES_PER_REPLY = 10_000
 _current: list = [None]
@@ -41,6 +41,30 @@ _current: list = [None]
 def current_session():
     """The session of the test cell now running here (None outside ``nextword grade``)."""
     return _current[0]
+
+class MeasuredInTheWrongProcess(RuntimeError):
+    """A test measures how the student's code runs (a torch mode, tracemalloc, a profiler)
+    in the grader, but the code runs in the notebook: the measurement would see nothing."""
+
+
+def measuring_here() -> set[str]:
+    """What in this process would observe code run here: torch dispatch or function modes,
+    tracemalloc, a profile function defined in a test cell (cProfile and friends are not)."""
+    found = set()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch._C._len_torch_dispatch_stack():
+            found.add("a torch dispatch mode (e.g. TensorMemory)")
+        if torch._C._len_torch_function_stack():
+            found.add("a torch function mode")
+    tracemalloc = sys.modules.get("tracemalloc")
+    if tracemalloc is not None and tracemalloc.is_tracing():
+        found.add("tracemalloc")
+    profiler = sys.getprofile()
+    if str(getattr(getattr(profiler, "__code__", None), "co_filename", "")).startswith(("<test", "<hidden test")):
+        found.add("sys.setprofile")
+    return found
+
 
 class NotebookSession:
     """Requests to one submission's kernel process (a :class:`~helpers.grading.sandbox.StudentProcess`)."""
@@ -59,6 +83,7 @@ class NotebookSession:
         self._release: list[int] = []
         self._pickler = Pickler(self)
         self._origin: dict[int, tuple] = {}  # id of data read from the notebook -> (value, name, handle)
+        self.measuring_before: set[str] = set()  # what was already observing the grader when the test began
 
     # -- values ---------------------------------------------------------------------------
     def _encode(self, value, buffers):
@@ -115,6 +140,13 @@ class NotebookSession:
     def _round_trip(self, header: dict, buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         if not self.alive:
             raise NotebookGone(self.gone_reason)
+        if header.get("op") != "cell":
+            wrong = measuring_here() - self.measuring_before
+            if wrong:
+                raise MeasuredInTheWrongProcess(
+                    f"this test measures the student's code with {' and '.join(sorted(wrong))} in the grader, but the "
+                    "code runs in the notebook's process, where the measurement sees nothing: measure it there with "
+                    "run_in_notebook (see CONTRIBUTING.md, 'Porting a test cell')")  # fmt: skip
         now = time.monotonic()
         limit = min(self.limit_at, self.deadline)
         if limit - now <= 0:

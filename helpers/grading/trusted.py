@@ -102,6 +102,7 @@ def run_test_segment(code: str, hidden: bool, namespace: CellNamespace, session:
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     session.sink = transcript.add
     session.limit_at = start + seconds
+    session.measuring_before = remote.measuring_here()  # e.g. a grader run under tracemalloc: not the test's
     remote._current[0] = session
     saved = sys.stdout, sys.stderr
 

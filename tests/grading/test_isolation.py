@@ -207,6 +207,32 @@ def test_models_keep_their_frozen_parameters_both_ways(session):
     assert not is_instance(torch.nn.Linear(1, 1), ns["Adapter"]) and is_instance(torch.nn.Linear(1, 1), (int, torch.nn.Module))
 
 
+def test_measuring_the_notebooks_code_in_the_grader_fails_loudly(session):
+    """A tracker in the grader around a call that runs in the notebook would see nothing and
+    pass anything (week 7 as written before issue 10): such a test fails, for every student,
+    with a message for its author, and run_in_notebook is the way that works."""
+    from helpers.grading.remote import MeasuredInTheWrongProcess
+    from helpers.grading.trusted import run_test_segment
+
+    assert session.run_cell("import torch\ndef f(x):\n    return torch.softmax(x, -1)\n")["error"] is None
+    wrong = {
+        "tracemalloc": "import tracemalloc\ntracemalloc.start()\ntry:\n    f(torch.ones(3))\nfinally:\n    tracemalloc.stop()\n",
+        "dispatch mode": "from helpers.scaling.memory import TensorMemory\nwith TensorMemory() as t:\n    f(torch.ones(3))\n",
+        "setprofile": "import sys\ndef watch(frame, event, arg):\n    pass\nsys.setprofile(watch)\ntry:\n    f(torch.ones(3))\n"
+                      "finally:\n    sys.setprofile(None)\n",
+    }  # fmt: skip
+    for what, code in wrong.items():
+        with pytest.raises(MeasuredInTheWrongProcess, match="run_in_notebook"):
+            exec(compile("import torch\n" + code, "<test measure>", "exec"), CellNamespace(session))
+        reply = run_test_segment("import torch\n" + code, False, CellNamespace(session), session, 30, 10_000, "measure")
+        assert reply["error"]["ename"] == "MeasuredInTheWrongProcess", (what, reply)
+    right = ("import torch\nfrom helpers.grading import plain, run_in_notebook\nfrom helpers.scaling.memory import measure\n"
+             "out, report = run_in_notebook(measure, f, torch.ones(3))\nops = plain(report.ops)\n")  # fmt: skip
+    ns = CellNamespace(session)
+    reply = run_test_segment(right, False, ns, session, 30, 10_000, "measure")  # a test: run_in_notebook reaches the notebook
+    assert reply.get("error") is None and "aten._softmax" in ns["ops"] and session.alive, reply
+
+
 def test_hidden_references_are_stubbed_in_the_sandbox(session):
     reply = session.run_cell("from helpers.ngrams.edits import edits1\nedits1('ab')")
     assert reply["error"]["ename"] == "RuntimeError" and "reference for this assignment" in reply["error"]["evalue"]
