@@ -30,7 +30,7 @@ import sys
 import time
 import types
 
-from helpers.grading import wire
+import helpers.grading.wire as wire
 from helpers.grading.capture import Capture, read_new_output, strip_ansi
 from helpers.grading.shell import (
     Plumbing,

@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from helpers.grading import wire
+import helpers.grading.wire as wire
 
 __all__ = ["FromNotebook", "NotebookGone", "NotebookObject", "NotebookTimeout", "Pickler", "describe", "exception_from", "mirror"]
 

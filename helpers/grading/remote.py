@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from helpers.grading import wire
+import helpers.grading.wire as wire
 from helpers.grading.proxy import (
     FromNotebook,
     NotebookGone,

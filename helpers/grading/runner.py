@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import helpers.grading.wire as wire
 from helpers.course.notebooks import ROOT, normalise_week
-from helpers.grading import wire
 from helpers.grading.align import build_plan, split_hidden
 from helpers.grading.capture import cap_submission_outputs
 from helpers.grading.feedback import PartResult, failure_message, render_feedback

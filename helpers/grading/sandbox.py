@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.grading import wire
+import helpers.grading.wire as wire
 from helpers.grading.budget import make_budget
 from helpers.grading.paths import (
     SYSTEM,

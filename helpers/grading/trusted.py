@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from helpers.grading import remote
+import helpers.grading.remote as remote
 from helpers.grading.capture import Capture
 from helpers.grading.checks import GradingFailure
 from helpers.grading.remote import (
