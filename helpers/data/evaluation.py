@@ -1,5 +1,7 @@
 """Evaluation sets that ship inside installed packages: analogies, word similarity, real
-misspellings and labelled sentences. Evaluation data: never use them to train or tune.
+misspellings and labelled sentences. Evaluation data: never use them to train or tune (the
+one exception is the training half of the misspellings, :func:`misspelling_split`, which
+week 1's spelling corrector learns its error model from).
 
 - ``load_analogies()``: the Google analogy test set (Mikolov et al. 2013, "Efficient
   estimation of word representations in vector space"), ``questions-words.txt`` in gensim,
@@ -7,7 +9,8 @@ misspellings and labelled sentences. Evaluation data: never use them to train or
 - ``load_word_similarity("wordsim353" | "simlex999")``: WordSim-353 (Finkelstein et al. 2002)
   and SimLex-999 (Hill, Reichart & Korhonen 2015), as shipped with gensim.
 - ``load_misspellings()``: codespell's dictionary of real misspellings (GPL-2.0 / CC BY-SA 3.0),
-  and :func:`misspelling_split`, a fixed half of it; :func:`top_k_accuracy` scores a ranker.
+  and :func:`misspelling_split`, its two halves split by correction word (train / test);
+  :func:`top_k_accuracy` scores a ranker.
 - ``load_polarity()``: 200 labelled movie-review sentences (Pang & Lee 2005, sentence
   polarity data v1.0), ``pang_lee_polarity.cor`` in gensim.
 """
@@ -67,7 +70,8 @@ def load_misspellings(all_corrections: bool = False) -> dict:
 
     By default ``{misspelling: correction}`` for the entries with one unambiguous correction;
     with ``all_corrections=True`` ``{misspelling: (correction, ...)}`` for every entry.
-    This is evaluation data: never use it to train or as a lookup table in a corrector.
+    Never use it whole to train, or as a lookup table in a corrector: estimate on
+    ``misspelling_split("train")`` and evaluate on ``misspelling_split("test")``.
     """
     import codespell_lib
 
@@ -96,21 +100,31 @@ def load_polarity() -> list[tuple[str, int]]:
 
 
 def misspelling_split(part: str = "test", size: int | None = None) -> list[tuple[str, str]]:
-    """A fixed half of codespell's misspellings as ``(misspelling, correction)`` pairs.
+    """Half of codespell's misspellings as ``(misspelling, correction)`` pairs, split by word.
 
-    Only lower-case one-word entries with a single correction. An entry belongs to ``"test"``
-    or ``"dev"`` by the MD5 hash of the misspelling, so the split does not move when codespell
-    adds words; ``size`` keeps the first pairs in hash order (a fixed random sample).
-    Evaluation data: never use them to build or tune a corrector.
+    Only lower-case one-word entries with a single correction. A pair belongs to ``"train"``
+    when the SHA-1 of its correction word (UTF-8), read as an integer, is even, and to
+    ``"test"`` when it is odd: every misspelling of a word lands in the same half, so no
+    word of the test half, and no pair, is ever seen by a model estimated on the training
+    half, and the split does not move when codespell adds entries. Within a half the pairs
+    are in the order of the SHA-1 of ``"misspelling<TAB>correction"``, so ``size`` keeps a
+    fixed random sample (spread over many words).
+
+    ``"train"`` may be used to estimate a model (week 1's learned channel) and to look at;
+    ``"test"`` only to evaluate: never to build, tune or look up corrections.
     """
-    if part not in ("dev", "test"):
-        raise ValueError(f"part={part!r} must be 'dev' or 'test'")
+    if part not in ("train", "test"):
+        raise ValueError(
+            f"part={part!r} must be 'train' (to estimate and inspect) or 'test' (to evaluate only)"
+        )
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise ValueError(f"size={size!r} must be a non-negative integer or None (every pair)")
     keyed = []
     for wrong, right in load_misspellings().items():
         if _LETTERS.fullmatch(wrong) and _LETTERS.fullmatch(right):
-            h = int(hashlib.md5(wrong.encode()).hexdigest(), 16)
-            if (h % 2 == 0) == (part == "test"):
-                keyed.append((h, wrong, right))
+            odd = int(hashlib.sha1(right.encode("utf-8")).hexdigest(), 16) % 2 == 1
+            if odd == (part == "test"):
+                keyed.append((hashlib.sha1(f"{wrong}\t{right}".encode()).hexdigest(), wrong, right))
     keyed.sort()
     return [(w, r) for _, w, r in keyed[:size]]
 

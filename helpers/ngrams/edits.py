@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import groupby
 
 import numpy as np
@@ -65,6 +65,10 @@ def damerau_levenshtein(a: str, b: str) -> int:
     >>> damerau_levenshtein("teh", "the"), damerau_levenshtein("ca", "abc")
     (1, 2)
     """
+    while a and b and a[0] == b[0]:  # a common prefix or suffix never changes the distance
+        a, b = a[1:], b[1:]
+    while a and b and a[-1] == b[-1]:
+        a, b = a[:-1], b[:-1]
     big = len(a) + len(b)
     last_row: dict[str, int] = {}
     d = [[big] * (len(b) + 2)] + [[big] + [0] * (len(b) + 1) for _ in range(len(a) + 1)]
@@ -180,12 +184,18 @@ class DeleteIndex:
         order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
         self.keys = np.asarray(keys, dtype=np.int64)[order]
         self.ids = np.asarray(ids, dtype=np.int64)[order]
+        self.lengths = np.fromiter(map(len, self.words), dtype=np.int64, count=len(self.words))
 
-    def _lookup(self, strings: Iterable[str]) -> set[int]:
-        q = np.fromiter((hash(s) for s in strings), dtype=np.int64)
-        lo, hi = np.searchsorted(self.keys, q, "left"), np.searchsorted(self.keys, q, "right")
-        hits = [self.ids[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
-        return set(np.concatenate(hits).tolist()) if hits else set()
+    def _lookup(self, strings: set[str]) -> np.ndarray:
+        """Ids of the words that hold one of ``strings`` (themselves or a one-letter deletion)."""
+        q = np.unique(np.fromiter(map(hash, strings), dtype=np.int64, count=len(strings)))  # sorted
+        lo = np.searchsorted(self.keys, q, "left")
+        found = self.keys[np.minimum(lo, len(self.keys) - 1)] == q
+        starts = lo[found]
+        ends = np.searchsorted(self.keys, q[found], "right")
+        if not len(starts):
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate([self.ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]))
 
     def near(self, x: str, max_distance: int = 2) -> dict[str, int]:
         """``{word: distance}`` for listed words within ``max_distance`` (1 or 2) of ``x``.
@@ -195,14 +205,16 @@ class DeleteIndex:
         """
         if max_distance not in (1, 2):
             raise ValueError(f"max_distance={max_distance!r} must be 1 or 2")
-        centres = {x} | (edits1(x) if max_distance == 2 else set())
-        probes = {s for e in centres for s in (e, *(e[:j] + e[j + 1 :] for j in range(len(e))))}
+        centres = edits1(x) if max_distance == 2 else set()
+        centres.add(x)
+        probes = set(centres)
+        for e in centres:
+            probes.update([e[:j] + e[j + 1 :] for j in range(len(e))])
+        ids = self._lookup(probes)
+        ids = ids[np.abs(self.lengths[ids] - len(x)) <= max_distance]
         found = {}
-        for i in self._lookup(probes):
+        for i in ids.tolist():
             w = self.words[i]
-            if (
-                abs(len(w) - len(x)) <= max_distance
-                and (d := damerau_levenshtein(x, w)) <= max_distance
-            ):
+            if (d := damerau_levenshtein(x, w)) <= max_distance:
                 found[w] = d
         return found

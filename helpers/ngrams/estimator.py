@@ -7,7 +7,7 @@ vocabulary. Notation: ``c(h w)`` is the count of word ``w`` after context ``h``,
 word.
 
 - **MLE**: ``c(h w) / c(h)``; a context never seen falls back to its longest seen suffix.
-- **Add-k** (Laplace 1814 for k = 1; Jurafsky & Martin, *Speech and Language Processing*,
+- **Add-k** (Laplace's rule of succession, 1774, for k = 1; Jurafsky & Martin, *Speech and Language Processing*,
   3rd ed. draft, §3.6): ``(c(h w) + k) / (c(h) + k V)``.
 - **Stupid back-off** (Brants et al. 2007, EMNLP-CoNLL, §4): ``c(h w) / c(h)`` if seen, else
   ``alpha`` (0.4) times the score for ``h'``. Scores, not probabilities: they do not sum to 1.
@@ -32,17 +32,23 @@ __all__ = ["AddK", "BackoffTable", "Estimator", "MLE", "SmoothingOptions", "Stup
 class SmoothingOptions:
     """Options of the smoothers, with the source of each default.
 
-    - ``k``: pseudo-count of add-k smoothing (1 is Laplace's rule of succession, 1814).
+    - ``k``: pseudo-count of add-k smoothing (1 is Laplace's rule of succession, 1774,
+      "Mémoire sur la probabilité des causes par les événements").
     - ``discounts``: Kneser-Ney ``(D1, D2, D3+)`` for every order; ``None`` estimates them
       per order from counts-of-counts (Chen & Goodman 1998, eq. 26).
     - ``alpha``: stupid back-off factor, 0.4 (Brants et al. 2007, §4).
+    - ``lambdas``: linear interpolation weights ``(uniform, unigram, ..., n-gram)``, summing
+      to 1; ``None`` weighs them equally. Tune them on held-out text with
+      :func:`helpers.ngrams.interpolation.fit_lambdas` (Jelinek & Mercer 1980).
     """
 
     k: float = 1.0
     discounts: tuple[float, float, float] | None = None
     alpha: float = 0.4
+    lambdas: tuple[float, ...] | None = None
 
-    ALLOWED = {"add-k": ("k",), "kneser-ney": ("discounts",), "stupid-backoff": ("alpha",)}
+    ALLOWED = {"add-k": ("k",), "kneser-ney": ("discounts",), "stupid-backoff": ("alpha",),
+               "interpolated": ("lambdas",)}  # fmt: skip
 
     @classmethod
     def create(cls, smoothing: str, **options) -> SmoothingOptions:
@@ -67,6 +73,18 @@ class SmoothingOptions:
                     f"discounts={result.discounts!r} must be (D1, D2, D3+) with 0 <= Dj <= j"
                 )
             object.__setattr__(result, "discounts", tuple(float(x) for x in d))
+        if result.lambdas is not None:
+            lam = tuple(result.lambdas)
+            if (
+                len(lam) < 2
+                or not all(isinstance(x, (int, float)) and x >= 0 for x in lam)
+                or abs(sum(lam) - 1) > 1e-6
+            ):
+                raise ValueError(
+                    f"lambdas={result.lambdas!r} must be at least two non-negative weights "
+                    "(uniform, unigram, ...) that sum to 1"
+                )
+            object.__setattr__(result, "lambdas", tuple(float(x) for x in lam))
         return result
 
     def __repr__(self) -> str:

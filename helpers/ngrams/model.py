@@ -12,7 +12,8 @@ and KenLM, so that :meth:`NGramLM.to_arpa` files score like this class):
 - The outcomes of every next-word distribution are the vocabulary (words seen at least
   ``min_count`` times, plus ``<unk>``) and ``</s>``; ``<s>`` is never predicted. Every other
   word is mapped to ``<unk>``, in training and in scoring.
-- Perplexity counts every predicted token, ``</s>`` included: ``exp(-mean log P)``.
+- Perplexity counts every predicted token, ``</s>`` included: ``exp(-mean log P)``; tokens
+  outside the vocabulary count as ``<unk>`` or are skipped (:meth:`NGramLM.perplexity`).
 
 Counting lives in :mod:`helpers.ngrams.counts`, the smoothers in :mod:`helpers.ngrams.smoothing`,
 the ARPA export in :mod:`helpers.ngrams.arpa`; this module scores, looks up and samples.
@@ -31,7 +32,35 @@ from helpers.ngrams.counts import BOS, EOS, UNK, NGramCounts, check_sentences, c
 from helpers.ngrams.estimator import SmoothingOptions
 from helpers.ngrams.smoothing import SMOOTHERS, make_estimator
 
-__all__ = ["NGramLM"]
+__all__ = ["NGramLM", "Perplexity"]
+
+
+class Perplexity(float):
+    """A perplexity (a float) that also says what it was computed on: ``tokens`` scored,
+    ``oov`` tokens outside the vocabulary in the text, and the OOV ``treatment``
+    (``"unk"`` or ``"skip"``)."""
+
+    tokens: int
+    oov: int
+    treatment: str
+
+    def __new__(cls, value: float, tokens: int, oov: int, treatment: str) -> Perplexity:
+        result = super().__new__(cls, value)
+        result.tokens, result.oov, result.treatment = tokens, oov, treatment
+        return result
+
+    @property
+    def cross_entropy(self) -> float:
+        """Nats per token, ``log(perplexity)``."""
+        return math.log(self)
+
+    @property
+    def bits(self) -> float:
+        """Bits per token, ``log2(perplexity)``."""
+        return math.log2(self)
+
+    def __reduce__(self):
+        return (Perplexity, (float(self), self.tokens, self.oov, self.treatment))
 
 
 class NGramLM:
@@ -43,7 +72,9 @@ class NGramLM:
 
     ``smoothing`` is one of ``"mle"``, ``"laplace"``, ``"add-k"`` (option ``k``),
     ``"good-turing"`` (Katz back-off with Simple Good-Turing discounts, option none),
-    ``"kneser-ney"`` (interpolated modified Kneser-Ney, option ``discounts``) or
+    ``"kneser-ney"`` (interpolated modified Kneser-Ney, option ``discounts``),
+    ``"interpolated"`` (Jelinek-Mercer, option ``lambdas``, see
+    :func:`helpers.ngrams.interpolation.fit_lambdas`) or
     ``"stupid-backoff"`` (option ``alpha``; it gives *scores*, not probabilities, so it has
     no perplexity). Options are described in :class:`helpers.ngrams.estimator.SmoothingOptions`.
 
@@ -152,28 +183,44 @@ class NGramLM:
         words = [BOS, *sentence, EOS]
         return sum(self.logprob(words[i], words[:i]) for i in range(1, len(words)))
 
-    def perplexity(self, sentences: Iterable[Sequence[str]]) -> float:
+    def perplexity(self, sentences: Iterable[Sequence[str]], oov: str = "unk") -> Perplexity:
         """``exp`` of the mean negative log probability per predicted token (``</s>`` counts,
-        ``<s>`` does not). ``inf`` as soon as one token has probability 0 (MLE on new text)."""
+        ``<s>`` does not). ``inf`` as soon as one token has probability 0 (MLE on new text).
+
+        ``oov`` says what to do with tokens outside the vocabulary (out-of-vocabulary, OOV):
+
+        - ``"unk"`` (default): predict them as ``<unk>``, like any other token; the number then
+          depends on how much probability the smoother gives ``<unk>``;
+        - ``"skip"``: leave them out as targets (they still stand as ``<unk>`` in the context of
+          the next words), SRILM's default and KenLM's "perplexity excluding OOVs".
+
+        Either way the result is a float with ``.oov`` (OOV tokens in the text), ``.tokens``
+        (predictions scored), ``.cross_entropy`` (nats per token) and ``.bits`` (bits per token).
+        Compare models only with the same vocabulary and the same ``oov`` (Chen & Goodman 1998).
+        """
         estimator = self._require_fit()
         if not self.is_probability:
             raise ValueError(
                 "stupid back-off gives scores, not probabilities: perplexity is not defined for it"
             )
+        if oov not in ("unk", "skip"):
+            raise ValueError(f"oov={oov!r} must be 'unk' (score them as <unk>) or 'skip' (leave them out)")
         sentences = check_sentences(sentences)
-        total, n = 0.0, 0
+        total, n, unknown = 0.0, 0, 0
         keep = self.order - 1
         for sentence in sentences:
             seq = [BOS, *(self._map(w) for w in sentence), EOS]
             for i in range(1, len(seq)):
+                if seq[i] == UNK:
+                    unknown += 1
+                    if oov == "skip":
+                        continue
                 p = estimator.prob(seq[i], tuple(seq[max(0, i - keep) : i]))
-                if p <= 0:
-                    return math.inf
-                total += math.log(p)
                 n += 1
-        if n == 0:
+                total = -math.inf if p <= 0 else total + math.log(p)
+        if n == 0:  # (</s> is always a target, so only an empty list gets here)
             raise ValueError("perplexity needs at least one sentence")
-        return math.exp(-total / n)
+        return Perplexity(math.exp(-total / n), tokens=n, oov=unknown, treatment=oov)
 
     # ---------------------------------------------------------------- distributions
     def distribution(self, context: Sequence[str] | str = ()) -> np.ndarray:

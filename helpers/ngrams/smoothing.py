@@ -5,7 +5,9 @@ One name per smoother, and the estimator that implements it:
 - ``"mle"``, ``"laplace"``, ``"add-k"``, ``"stupid-backoff"``: :mod:`helpers.ngrams.estimator`;
 - ``"good-turing"`` (Katz back-off with Simple Good-Turing discounts):
   :mod:`helpers.ngrams.good_turing`;
-- ``"kneser-ney"`` (interpolated modified Kneser-Ney): :mod:`helpers.ngrams.kneser_ney`.
+- ``"kneser-ney"`` (interpolated modified Kneser-Ney): :mod:`helpers.ngrams.kneser_ney`;
+- ``"interpolated"`` (Jelinek-Mercer linear interpolation of MLE models):
+  :mod:`helpers.ngrams.interpolation`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from helpers.ngrams.counts import NGramCounts
 from helpers.ngrams.estimator import MLE, AddK, Estimator, SmoothingOptions, StupidBackoff
 from helpers.ngrams.good_turing import KatzGoodTuring
+from helpers.ngrams.interpolation import Interpolated
 from helpers.ngrams.kneser_ney import KneserNey
 
 __all__ = ["SMOOTHERS", "make_estimator"]
@@ -23,9 +26,10 @@ _ESTIMATORS = {
     "add-k": AddK,
     "good-turing": KatzGoodTuring,
     "kneser-ney": KneserNey,
+    "interpolated": Interpolated,
     "stupid-backoff": StupidBackoff,
 }
-SMOOTHERS = ("mle", "laplace", "add-k", "good-turing", "kneser-ney", "stupid-backoff")
+SMOOTHERS = ("mle", "laplace", "add-k", "good-turing", "kneser-ney", "interpolated", "stupid-backoff")
 
 
 def make_estimator(smoothing: str, counts: NGramCounts, options: SmoothingOptions) -> Estimator:

@@ -29,7 +29,9 @@ from helpers.ngrams import (
     EOS,
     UNK,
     NGramLM,
+    component_probabilities,
     count_ngrams,
+    fit_lambdas,
     good_turing_estimates,
     kneser_ney_discounts,
     simple_good_turing,
@@ -43,6 +45,7 @@ PROBABILISTIC = [
     ("add-k", {"k": 0.1}),
     ("good-turing", {}),
     ("kneser-ney", {}),
+    ("interpolated", {}),
 ]
 
 
@@ -111,6 +114,27 @@ def test_laplace_and_add_k_by_hand():
     assert add_half.prob("cat", ["the"]) == pytest.approx(2.5 / 6.5)
 
 
+def test_perplexity_with_unknown_words_by_hand():
+    """Laplace bigram on the lecture's corpus (V = 7 outcomes) and one sentence with an
+    unknown word: "the zebra sat" is scored as <s> the <unk> sat </s>."""
+    lm = NGramLM(2, smoothing="laplace").fit(TOY)
+    p_the, p_unk, p_sat, p_end = (3 + 1) / (3 + 7), (0 + 1) / (3 + 7), (0 + 1) / (0 + 7), (2 + 1) / (2 + 7)
+    counted = lm.perplexity([["the", "zebra", "sat"]])
+    assert counted == pytest.approx((p_the * p_unk * p_sat * p_end) ** (-1 / 4))
+    assert (counted.oov, counted.tokens, counted.treatment) == (1, 4, "unk")
+    skipped = lm.perplexity([["the", "zebra", "sat"]], oov="skip")  # <unk> is not a target
+    assert skipped == pytest.approx((p_the * p_sat * p_end) ** (-1 / 3))  # but stays a context
+    assert (skipped.oov, skipped.tokens, skipped.treatment) == (1, 3, "skip")
+    assert skipped.cross_entropy == pytest.approx(math.log(skipped))
+    assert skipped.bits == pytest.approx(math.log2(skipped))
+    clean = lm.perplexity(TOY, oov="skip")
+    assert clean == lm.perplexity(TOY) and clean.oov == 0
+    with pytest.raises(ValueError, match="oov="):
+        lm.perplexity(TOY, oov="ignore")
+    with pytest.raises(ValueError, match="at least one sentence"):
+        lm.perplexity([], oov="skip")
+
+
 def test_stupid_backoff_scores_by_hand():
     lm = NGramLM(3, smoothing="stupid-backoff").fit(TOY)
     assert lm.prob("sat", [BOS, "the", "cat"]) == pytest.approx(1 / 2)  # c(the cat sat)/c(the cat)
@@ -157,6 +181,30 @@ def test_kneser_ney_discounts_formula():
     assert d2 == pytest.approx(2 - 3 * 0.625 * 15 / 30)
     assert d3 == pytest.approx(3 - 4 * 0.625 * 10 / 15)
     assert kneser_ney_discounts({1: 10, 2: 0, 3: 4}) is None  # as KenLM: cannot estimate
+
+
+def test_interpolation_by_hand_and_em_on_held_out_text(news):
+    """Jelinek-Mercer on the lecture's corpus: 0.2 / V + 0.3 P(w) + 0.5 P(w | v); EM weights
+    raise the held-out likelihood at every step and beat equal weights."""
+    lm = NGramLM(2, smoothing="interpolated", lambdas=(0.2, 0.3, 0.5)).fit(TOY)
+    assert lm.prob("cat", ["the"]) == pytest.approx(0.2 / 7 + 0.3 * 2 / 12 + 0.5 * 2 / 3)
+    assert lm.prob("dog", ["zebra"]) == pytest.approx(0.2 / 7 + 0.3 * 1 / 12 + 0.5 * 1 / 12)  # unseen context
+    counts = count_ngrams(news[0], order=3)
+    held_out = news[1][: len(news[1]) // 2]
+    lambdas, history = fit_lambdas(counts, held_out)
+    assert len(lambdas) == 4 and sum(lambdas) == pytest.approx(1.0) and min(lambdas) > 0
+    assert all(b >= a - 1e-12 for a, b in zip(history, history[1:], strict=False)) and len(history) > 3
+    P = component_probabilities(counts, held_out)
+    assert float(np.mean(np.log(P @ np.array(lambdas)))) >= history[-1] - 1e-12
+    tuned = NGramLM(3, smoothing="interpolated", lambdas=lambdas).fit(counts)
+    equal = NGramLM(3, smoothing="interpolated").fit(counts)
+    assert tuned.perplexity(held_out) == pytest.approx(math.exp(-float(np.mean(np.log(P @ np.array(lambdas))))))
+    rest = news[1][len(news[1]) // 2 :]
+    assert tuned.perplexity(rest) < equal.perplexity(rest)
+    with pytest.raises(ValueError, match="lambdas"):
+        NGramLM(2, smoothing="interpolated", lambdas=(0.5, 0.6))
+    with pytest.raises(ValueError, match="3 weights"):
+        NGramLM(2, smoothing="interpolated", lambdas=(0.5, 0.5)).fit(TOY)
 
 
 # ---------------------------------------------------------------- KenLM
@@ -217,6 +265,24 @@ def test_to_arpa_loads_in_kenlm_with_the_same_scores(tmp_path, news, news_counts
     assert n > 5000
     ppl = 10 ** (-sum(reference.score(" ".join(s)) for s in test_sentences) / n)
     assert model.perplexity(test_sentences) == pytest.approx(ppl, rel=1e-5)
+
+
+def test_perplexity_excluding_oovs_equals_kenlm(tmp_path, news, news_counts):
+    """oov="skip" is KenLM's "perplexity excluding OOVs": the same log10 scores summed over the
+    tokens kenlm does not flag as OOV (news has OOV tokens: words unseen in training)."""
+    kenlm = pytest.importorskip("kenlm")
+    model = NGramLM(3).fit(news_counts)
+    reference = kenlm.Model(str(model.to_arpa(tmp_path / "model.arpa")))
+    total, n, oov = 0.0, 0, 0
+    for sentence in news[1]:
+        for score, _, is_oov in reference.full_scores(" ".join(sentence), bos=True, eos=True):
+            oov += is_oov
+            if not is_oov:
+                total, n = total + score, n + 1
+    skipped = model.perplexity(news[1], oov="skip")
+    assert oov > 100 and skipped.oov == oov and skipped.tokens == n
+    assert skipped == pytest.approx(10 ** (-total / n), rel=1e-5)
+    assert model.perplexity(news[1]).tokens == n + oov
 
 
 def test_to_arpa_refuses_models_without_backoff_form(tmp_path):

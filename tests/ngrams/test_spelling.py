@@ -3,12 +3,17 @@
 Oracles: Norvig's essay (len(edits1("somthing")) == 442); NLTK's Damerau-Levenshtein
 ``edit_distance(transpositions=True)`` and a breadth-first search over edits; the clear
 ``edits1``/``edits2`` enumeration for the fast index; planted typos for the learned error
-model; held-out codespell misspellings for accuracy (never seen by the corrector: one test
-makes codespell unreadable while the corrector is built and used).
+model; for the learned channel (Brill & Moore 2000) rules counted by hand, and an exhaustive
+search over partitions; held-out codespell misspellings for accuracy (the test half, whose
+correction words the channel never saw: one test makes it unreadable while the corrector is
+built and used).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import math
 import random
 import re
 
@@ -18,13 +23,16 @@ from helpers.data import misspelling_split, top_k_accuracy
 from helpers.ngrams import (
     EDIT_CLASSES,
     DeleteIndex,
+    EditChannel,
     SpellingConfig,
     SpellingCorrector,
+    align,
     char_model,
     damerau_levenshtein,
     edit_class,
     edits1,
     edits2,
+    error_regions,
     learn_edit_rates,
 )
 from helpers.ngrams.edits import LETTERS, opportunities
@@ -177,7 +185,8 @@ def test_candidates_are_ranked_probabilities(corrector):
     everything = [w for w, _ in corrector.candidates("acress", k=1000)]
     # Kernighan, Church & Gale's example: every candidate they list is found
     assert {"across", "actress", "access", "caress", "acres"} <= set(everything)
-    assert [w for w, _ in ranked] == everything[:10]
+    # k=10 rescores the 10 best of a first pass, k=1000 all of them: the same best words
+    assert [w for w, _ in ranked[:3]] == everything[:3]
     assert len(corrector.candidates("acress", k=2)) == 2
     with pytest.raises(ValueError, match="k="):
         corrector.candidates("acress", k=0)
@@ -192,34 +201,135 @@ def test_novel_weight_zero_assumes_every_unknown_word_is_a_typo():
 
 
 def test_held_out_accuracy(corrector):
-    """Regression floor on 500 held-out codespell pairs (the benchmark has the full numbers)."""
+    """Regression floor on 500 held-out codespell pairs (measured 0.876 top-1 and 0.902 top-5
+    when written; the benchmark has the full table, with pyspellchecker on the same pairs)."""
     pairs = misspelling_split("test", size=500)
     result = top_k_accuracy(lambda w: [c for c, _ in corrector.candidates(w, 5)], pairs)
-    assert result["top1"] > 0.65 and result["top5"] > 0.85, result
+    assert result["top1"] > 0.85 and result["top5"] > 0.875, result
 
 
 @pytest.mark.filterwarnings("ignore:too few")
-def test_codespell_is_never_read_by_the_corrector(monkeypatch):
-    import helpers.data
+def test_the_test_half_is_never_read_by_the_corrector(monkeypatch):
+    import helpers.data.evaluation
+    from helpers.ngrams.spelling import default_channel
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the corrector read the evaluation data")
+    real = helpers.data.evaluation.misspelling_split
 
-    monkeypatch.setattr(helpers.data, "load_misspellings", forbidden)
-    sc = SpellingCorrector()
-    assert sc.correct("speling") == "spelling"
-    sc.fit([["the", "cat", "sat"]] * 3)
-    sc.correct_sentence("teh cat sat")
+    def train_only(part="test", size=None):
+        if part != "train":
+            raise AssertionError("the corrector read the test half of the misspellings")
+        return real(part, size)
+
+    monkeypatch.setattr(helpers.data.evaluation, "misspelling_split", train_only)
+    default_channel.cache_clear()
+    try:
+        sc = SpellingCorrector()
+        assert sc.correct("speling") == "spelling"
+        sc.fit([["the", "cat", "sat"]] * 3)
+        sc.correct_sentence("teh cat sat")
+    finally:
+        default_channel.cache_clear()
 
 
-def test_misspelling_split_is_fixed_and_disjoint():
-    dev, test = misspelling_split("dev"), misspelling_split("test")
-    assert len(dev) > 20000 and len(test) > 20000
-    assert not {w for w, _ in dev} & {w for w, _ in test}
+def test_misspelling_split_by_correction_word():
+    train, test = misspelling_split("train"), misspelling_split("test")
+    assert len(train) > 20000 and len(test) > 20000
+    assert not {r for _, r in train} & {r for _, r in test}  # no word in both halves
+    assert not {w for w, _ in train} & {w for w, _ in test}
+    parity = {w: int(hashlib.sha1(w.encode("utf-8")).hexdigest(), 16) % 2 for _, w in train + test}
+    assert all(parity[r] == 0 for _, r in train) and all(parity[r] == 1 for _, r in test)
     assert misspelling_split("test", size=50) == test[:50]
+    assert len({r for _, r in test[:500]}) > 400  # a sample spread over many words
     assert all(w.isalpha() and w.islower() and c.isalpha() for w, c in test)
     with pytest.raises(ValueError, match="part"):
-        misspelling_split("train")
+        misspelling_split("dev")
+
+
+# ---------------------------------------------------------------- the learned channel
+def test_align_rebuilds_both_words_with_the_fewest_edits():
+    @functools.cache
+    def osa(a, b):  # optimal string alignment distance, from its recursive definition
+        if not a or not b:
+            return len(a) + len(b)
+        best = min(osa(a[1:], b[1:]) + (a[0] != b[0]), osa(a[1:], b) + 1, osa(a, b[1:]) + 1)
+        if len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and a[0] != a[1]:
+            best = min(best, osa(a[2:], b[2:]) + 1)
+        return best
+
+    rng = random.Random(4)
+    for _ in range(300):
+        a, b = random_word(rng, rng.randint(0, 7), "abcd"), random_word(rng, rng.randint(0, 7), "abcd")
+        pieces = align(a, b)
+        assert "".join(x for x, _ in pieces) == a and "".join(y for _, y in pieces) == b
+        assert sum(x != y for x, y in pieces) == osa(a, b), (a, b, pieces)
+    assert error_regions("separate", "seperate") == [(4, 5, "a", "e")]  # in "^separate$"
+    assert error_regions("believe", "beleive") == [(4, 6, "ie", "ei")]
+    assert error_regions("the", "the") == []
+
+
+def test_channel_rules_counted_by_hand():
+    pairs = [("teh", "the"), ("hte", "the"), ("adn", "and"), ("thr", "the")]
+    ch = EditChannel.fit(pairs, window=0, min_count=1)
+    # "he" occurs in the intended words 3 times (the, the, the), once swapped: P = 1/3.
+    assert math.exp(ch.rules["he"]["eh"]) == pytest.approx(1 / 3)
+    assert math.exp(ch.rules["th"]["ht"]) == pytest.approx(1 / 3)
+    assert math.exp(ch.rules["nd"]["dn"]) == pytest.approx(1 / 1)
+    assert math.exp(ch.rules["e"]["r"]) == pytest.approx(1 / 3)  # e occurs 3 times, once as r
+    assert ch.logprob("teh", "the") == pytest.approx(math.log(1 / 3))
+    # An edit never seen (a -> o) gets unseen_weight times the substitution rate per letter:
+    # one substitution in 12 letters, 25 letters it could become.
+    assert ch.logprob("ond", "and") == pytest.approx(math.log(0.1 * 1 / (25 * 12)))
+    wide = EditChannel.fit(pairs, window=1, min_count=1)
+    assert math.exp(wide.rules["^th"]["^ht"]) == pytest.approx(1 / 3)  # with context
+    assert wide.explain("hte", "the") == [("^the", "^hte", pytest.approx(1 / 3))]  # most context
+
+
+def _best_partition(channel, typed, intended):
+    """Exhaustive search over every way of cutting both strings into rewrites."""
+    a, b = "^" + intended + "$", "^" + typed + "$"
+    rules, back = channel.rules, channel.backoff
+
+    @functools.cache
+    def best(i, j):
+        if i == len(a) and j == len(b):
+            return 0.0
+        options = []
+        if i < len(a) and j < len(b):
+            options.append((0.0 if a[i] == b[j] else back["sub"]) + best(i + 1, j + 1))
+        if i < len(a) and a[i] not in "^$":
+            options.append(back["del"] + best(i + 1, j))
+        if j < len(b) and b[j] not in "^$":
+            options.append(back["ins"] + best(i, j + 1))
+        if i + 1 < len(a) and j + 1 < len(b) and a[i] == b[j + 1] and a[i + 1] == b[j] and a[i] != a[i + 1]:
+            options.append(back["swap"] + best(i + 2, j + 2))
+        for la in range(1, len(a) - i + 1):
+            for lb in range(0, len(b) - j + 1):
+                lp = rules.get(a[i : i + la], {}).get(b[j : j + lb])
+                if lp is not None:
+                    options.append(lp + best(i + la, j + lb))
+        return max(options, default=-math.inf)
+
+    return best(0, 0)
+
+
+def test_channel_dynamic_program_finds_the_best_partition():
+    train = misspelling_split("train", size=3000)
+    ch = EditChannel.fit(train)
+    rng = random.Random(6)
+    for typed, intended in rng.sample(train, 40) + [("teh", "the"), ("recieve", "receive"), ("the", "the")]:
+        assert ch.logprob(typed, intended) == pytest.approx(_best_partition(ch, typed, intended)), (typed, intended)
+    assert ch.logprob("the", "the") == 0.0
+    with pytest.raises(ValueError, match="pairs"):
+        EditChannel.fit([("same", "same")])
+    with pytest.raises(ValueError, match="window"):
+        EditChannel.fit(train, window=-1)
+
+
+def test_learned_channel_prefers_real_typos():
+    ch = EditChannel.fit(misspelling_split("train"))
+    # a doubled consonant dropped is common; the same letter replaced by a far key is not
+    assert ch.logprob("ocurred", "occurred") > ch.logprob("oxcurred", "occurred")
+    assert ch.logprob("definately", "definitely") > ch.logprob("definotely", "definitely")
 
 
 def test_top_k_accuracy():
@@ -269,6 +379,10 @@ def test_context_needs_a_model_and_valid_arguments(corrector):
 
 
 def test_clear_errors():
+    with pytest.raises(ValueError, match="channel"):
+        SpellingCorrector(config=SpellingConfig(channel="keyboard"))
+    with pytest.raises(ValueError, match="shortlist"):
+        SpellingCorrector(config=SpellingConfig(shortlist=0))
     with pytest.raises(ValueError, match="alpha"):
         SpellingCorrector(config=SpellingConfig(alpha=1.0))
     with pytest.raises(ValueError, match="max_distance"):
