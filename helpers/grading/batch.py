@@ -34,7 +34,7 @@ from pathlib import Path
 
 from helpers.course.notebooks import ROOT
 from helpers.grading.intake import Submission, find_submissions
-from helpers.grading.runner import Assignment, GradeSettings
+from helpers.grading.runner import MANUAL, Assignment, GradeSettings
 from helpers.grading.worker import WorkerClient, error_record
 
 __all__ = ["grade_command", "grade_submissions", "summarise", "write_sheets"]
@@ -262,6 +262,9 @@ def summarise(records: list[dict], seconds: float, sandbox: str) -> str:
     if per_part:
         lines.append("per part: mean points / max, share passed")
         for name, items in per_part.items():
+            if items[0].get("status") == MANUAL:
+                lines.append(f"  {name:<32} {MANUAL} ({items[0]['max_points']:g} points, not in the score above)")
+                continue
             mean = statistics.mean(_finite(p["points"]) or 0.0 for p in items)
             passed = sum(p["status"] == "passed" for p in items) / len(items)
             lines.append(f"  {name:<32} {mean:5.2f} / {items[0]['max_points']:g}   {passed:6.1%}")

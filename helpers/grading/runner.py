@@ -37,7 +37,7 @@ from helpers.grading.remote import (
 from helpers.grading.sandbox import Limits
 from helpers.grading.trusted import run_test_segment
 
-__all__ = ["Assignment", "GradeSettings", "grade_command", "grade_one"]
+__all__ = ["MANUAL", "Assignment", "GradeSettings", "grade_command", "grade_one", "manual_parts"]
 
 
 
@@ -142,11 +142,27 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     message = "; ".join(n for n in [submission.message if submission.status else "", *notes] if n)
     record.update(score=score, status=submission.status or status, message=message, seconds=round(runs["seconds"], 3))
     record["parts"] = [{"part": p.grade_id, "points": p.points, "max_points": p.max_points, "status": p.status,
-                        "message": p.message} for p in parts]  # fmt: skip
+                        "message": p.message} for p in parts] + manual_parts(source_nb)  # fmt: skip
     record["feedback_html"] = render_feedback(submission.student_id, assignment.name, score, record["max_score"],
                                               record["status"], message, parts, cells, timestamp)  # fmt: skip
     record["graded_ipynb"] = _graded_notebook(cells, source_nb)
     return record
+
+
+MANUAL = "needs manual grading"
+
+
+def manual_parts(source_nb) -> list[dict]:
+    """nbgrader's manually graded answers (a markdown cell with ``solution`` and ``grade``): listed
+    as parts with 0 points and the status "needs manual grading", outside the autograded score
+    and ``max_score``, so that a TA sees them and no student reads them as a 0."""
+    out = []
+    for cell in source_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            out.append({"part": meta.get("grade_id", "manual"), "points": 0.0, "max_points": float(meta.get("points", 0)),
+                        "status": MANUAL, "message": "graded by hand by a TA; not part of the autograded score"})  # fmt: skip
+    return out
 
 
 def _run_plan(assignment, submission, settings, kernels, plan) -> dict:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.transformer.block import TransformerBlock
+from helpers.transformer.checks import tracing
 
 __all__ = [
     "BertConfig",
@@ -162,7 +163,7 @@ class BertEncoder(nn.Module):
         c = self.config
         if ids.shape[1] > c.max_position:
             raise ValueError(f"{ids.shape[1]} tokens exceed max_position={c.max_position}: truncate the input")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= c.vocab_size):
+        if not tracing() and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= c.vocab_size):
             raise ValueError(f"token ids must be in [0, {c.vocab_size}), got [{int(ids.min())}, {int(ids.max())}]")
         for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if t is not None and tuple(t.shape) != tuple(ids.shape):

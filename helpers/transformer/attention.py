@@ -152,7 +152,8 @@ class MultiHeadAttention(nn.Module):
             k = torch.cat([past_kv[0], k], dim=2)  # (B, nh, T_k, hs)
             v = torch.cat([past_kv[1], v], dim=2)  # (B, nh, T_k, hs)
         T_k = k.shape[2]
-        only_causal = causal and mask is None and T == T_k  # the fused kernel builds this mask itself
+        # the fused kernel builds this mask itself; without a cache T == T_k (a plain bool while tracing)
+        only_causal = causal and mask is None and (past_kv is None or T == T_k)
         mask = self._full_mask(mask, causal, T, T_k, x.device)  # (B or 1, nh or 1, T, T_k) or None
         dropout_p = self.dropout if self.training else 0.0
         if self.fast and not need_weights:

@@ -31,6 +31,7 @@ from torch import nn
 
 from helpers.transformer.attention import KV
 from helpers.transformer.block import TransformerBlock
+from helpers.transformer.checks import tracing
 from helpers.transformer.positions import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 
 __all__ = ["GPT", "GPTConfig", "GPTOutput", "evaluate_loss", "lm_loss", "sample_next_token"]
@@ -163,7 +164,7 @@ class GPT(nn.Module):
         if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
             shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
             raise ValueError(f"idx must be a (B, T) LongTensor of token ids, got {shape}")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
+        if not tracing() and idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
             raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got [{int(idx.min())}, {int(idx.max())}]")
 
     @torch.no_grad()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from helpers.transformer.checks import tracing
+
 __all__ = ["LearnedPositionalEncoding", "SinusoidalPositionalEncoding", "sinusoidal_encoding"]
 
 
@@ -58,7 +60,7 @@ class LearnedPositionalEncoding(nn.Module):
         self.embedding = nn.Embedding(max_len, d_model)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        if len(positions) and int(positions.max()) >= self.max_len:
+        if not tracing() and len(positions) and int(positions.max()) >= self.max_len:
             raise ValueError(
                 f"position {int(positions.max())} is beyond the {self.max_len} learned positions: "
                 "shorten the input or use sinusoidal positions"
