@@ -39,7 +39,8 @@ def main() -> None:
     n_words = sum(map(len, sentences))
     questions = load_analogies()
     wordsim, simlex = load_word_similarity("wordsim353"), load_word_similarity("simlex999")
-    # gensim's defaults (which are word2vec.c's), written out so that both get the same
+    # gensim's defaults (word2vec.c's, except the learning rates: the C code starts CBOW at 0.05 and
+    # stops at alpha * 1e-4), written out so that both get the same
     shared = dict(window=5, negative=5, min_count=5, sample=1e-3, alpha=0.025, min_alpha=1e-4, epochs=args.epochs)
 
     rows = []

@@ -1,11 +1,12 @@
-"""The course's recurrent layers (helpers.rnn) against PyTorch's nn.RNN / nn.LSTM.
+"""The course's recurrent layers (helpers.rnn) against PyTorch's nn.RNN / nn.LSTM / nn.GRU.
 
 1. Kernels: one forward and backward pass of a single layer, batch first, with the same
    weights: our step-by-step loop (the clear version), ours with ``fast=True`` (PyTorch's fused
-   kernel on our parameters) and ``torch.nn.RNN`` / ``torch.nn.LSTM``. Milliseconds per pass
+   kernel on our parameters) and ``torch.nn.RNN`` / ``LSTM`` / ``GRU``. Milliseconds per pass
    (median of ``--repeats``), the ratio to torch, and the largest difference of the outputs.
-2. Training: the week-3 character LSTM (``helpers.rnn.CharLM``: embedding, LSTM, linear)
-   against the same model made of ``nn.Embedding``, ``nn.LSTM`` and ``nn.Linear``, started from
+2. Training: the week-3 character LSTM (``helpers.rnn.CharLM``: embedding, LSTM, linear; a GRU
+   with ``--cell gru``) against the same model made of ``nn.Embedding``, ``nn.LSTM`` (or
+   ``nn.GRU``) and ``nn.Linear``, started from
    the same weights and trained with truncated BPTT on the same Wikipedia batches for
    ``--steps`` steps: characters per second and validation bits per character. One run each.
 
@@ -13,6 +14,7 @@ Prints two markdown tables. Run from the repository root:
 
     python benchmarks/rnn_lstm_vs_torch.py                    # CPU, about 2 minutes on 2 cores
     python benchmarks/rnn_lstm_vs_torch.py --device cuda --steps 500
+    python benchmarks/rnn_lstm_vs_torch.py --cell gru                  # the training table for the GRU
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from torch import nn
 
 from helpers.course import seed_everything, train_loop
 from helpers.data import Vocab, char_corpus
-from helpers.rnn import LSTM, RNN, CharLM, CharLMConfig, TruncatedBPTT, stream_batches, stream_loss
+from helpers.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    CharLM,
+    CharLMConfig,
+    TruncatedBPTT,
+    stream_batches,
+    stream_loss,
+)
 
 
 def sync(device: torch.device) -> None:
@@ -54,7 +65,7 @@ def kernel_table(args, device) -> None:
     shapes = [(64, 32, 16, 64), (32, 64, 32, 256), (16, 256, 64, 256)]  # (B, T, I, H)
     print("| layer | B, T, I, H | ours, clear (ms) | ours, fast=True (ms) | torch (ms) | clear / torch | fast / torch | max abs difference |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, ours_cls, torch_cls in (("RNN (tanh)", RNN, nn.RNN), ("LSTM", LSTM, nn.LSTM)):
+    for name, ours_cls, torch_cls in (("RNN (tanh)", RNN, nn.RNN), ("LSTM", LSTM, nn.LSTM), ("GRU", GRU, nn.GRU)):
         for B, T, n_in, H in shapes:
             torch.manual_seed(0)
             ref = torch_cls(n_in, H, batch_first=True).to(device)
@@ -71,12 +82,12 @@ def kernel_table(args, device) -> None:
 
 
 class TorchCharLM(nn.Module):
-    """The reference: nn.Embedding -> nn.LSTM(batch_first) -> nn.Linear, same parameter names."""
+    """The reference: nn.Embedding -> nn.LSTM or nn.GRU (batch_first) -> nn.Linear, same parameter names."""
 
     def __init__(self, c: CharLMConfig):
         super().__init__()
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
-        self.rnn = nn.LSTM(c.embed_dim, c.hidden_size, c.num_layers, batch_first=True)
+        self.rnn = (nn.GRU if c.cell == "gru" else nn.LSTM)(c.embed_dim, c.hidden_size, c.num_layers, batch_first=True)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
 
     def forward(self, ids, state=None):
@@ -89,14 +100,14 @@ def training_table(args, device) -> None:
     vocab = Vocab.from_text(train_text, min_count=20)
     train_ids = vocab.encode(train_text).to(device)
     val_ids = vocab.encode(val_text)[: args.val_chars]
-    config = CharLMConfig(vocab_size=len(vocab), hidden_size=args.hidden, embed_dim=32)
+    config = CharLMConfig(vocab_size=len(vocab), hidden_size=args.hidden, embed_dim=32, cell=args.cell)
     seed_everything(args.seed)
     start_weights = CharLM(config).state_dict()
     rows = []
     for label, model in (
-        ("helpers.rnn.CharLM, clear", CharLM(config)),
-        ("helpers.rnn.CharLM, fast=True", CharLM(CharLMConfig(**{**config.__dict__, "fast": True}))),
-        ("nn.Embedding + nn.LSTM + nn.Linear", TorchCharLM(config)),
+        (f"helpers.rnn.CharLM ({args.cell}), clear", CharLM(config)),
+        (f"helpers.rnn.CharLM ({args.cell}), fast=True", CharLM(CharLMConfig(**{**config.__dict__, "fast": True}))),
+        (f"nn.Embedding + nn.{args.cell.upper()} + nn.Linear", TorchCharLM(config)),
     ):
         model.load_state_dict(start_weights)
         model.to(device)
@@ -125,6 +136,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="training steps of each model")
     parser.add_argument("--clear-steps", type=int, default=None, help="fewer steps for the slow clear version")
     parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="the character model's cell")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bptt", type=int, default=64)
     parser.add_argument("--val-chars", type=int, default=100_000)

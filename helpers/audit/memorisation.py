@@ -29,6 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from helpers.decoding.sampling import GREEDY, generate
+from helpers.decoding.step import forward_step, lm_step
+
 __all__ = [
     "MemorisationResult",
     "extractable",
@@ -70,9 +73,16 @@ def extractable(model, windows: torch.Tensor, prefix: int, suffix: int) -> torch
     """Bool (n,): does the greedy continuation of each window's prefix equal its next ``suffix`` ids?"""
     _check(windows, prefix, suffix, model)
     device = next(model.parameters()).device
-    out = model.generate(
-        windows[:, :prefix].to(device), suffix, temperature=0
-    ).cpu()  # (n, prefix + suffix)
+    was_training = model.training
+    model.eval()
+    try:  # greedy decoding through the course's decoding library: GPTs with their KV cache, else any model(ids)
+        block_size = getattr(getattr(model, "config", None), "block_size", None)
+        step = lm_step(model) if hasattr(model, "run") else forward_step(model, block_size)
+        out = generate(
+            step, windows[:, :prefix].to(device), suffix, GREEDY
+        ).sequences.cpu()  # (n, prefix + suffix)
+    finally:
+        model.train(was_training)
     return (out[:, prefix:] == windows[:, prefix : prefix + suffix]).all(dim=1)
 
 

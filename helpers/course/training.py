@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["History", "get_device", "seed_everything", "train_loop"]
+__all__ = ["History", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
 
 _EMPTY = object()
 
@@ -151,3 +151,23 @@ def train_loop(
                     history.eval.append(dict(eval_fn(model)))
                 history.eval_steps.append(step)
     return history
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 30) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule of the course's transformers: a linear warm-up over ``warmup``
+    steps, then a cosine decay to 0 at ``steps`` (Loshchilov & Hutter 2017, "SGDR", without
+    restarts). Call ``scheduler.step()`` after every optimiser step (``train_loop`` does).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = warmup_cosine(opt, steps=100, warmup=10)
+    >>> [round(f(s), 3) for f in sched.lr_lambdas for s in (0, 9, 50, 100)]
+    [0.1, 0.98, 0.5, 0.0]
+    """
+    if not isinstance(steps, int) or steps < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"steps={steps!r} must be a positive integer and warmup={warmup!r} a non-negative one")
+
+    def factor(step: int) -> float:
+        ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        return ramp * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,6 +1,8 @@
-"""Week 2: meaning as vectors. Word2vec (skip-gram and CBOW with negative sampling), word
-vectors and their evaluation, and semantic search over documents.
+"""Week 2: meaning as vectors. The neural language model of Bengio et al. (2003), word2vec
+(skip-gram and CBOW with negative sampling), word vectors and their evaluation, and semantic
+search over documents.
 
+:mod:`~helpers.embeddings.nplm` learns word vectors by predicting the next word.
 :mod:`~helpers.embeddings.sampling` (vocabulary, subsampling, noise words, windows) and
 :mod:`~helpers.embeddings.negative_sampling` (the objective and its sparse steps) feed
 :mod:`~helpers.embeddings.word2vec` (the trainer), which gives
@@ -16,6 +18,15 @@ from helpers.embeddings.evaluation import (
     spearman,
 )
 from helpers.embeddings.negative_sampling import cbow_step_, negative_sampling_loss, skipgram_step_
+from helpers.embeddings.nplm import (
+    NeuralLM,
+    NeuralLMConfig,
+    by_frequency,
+    context_windows,
+    nplm_scores,
+    perplexity,
+    train_nplm,
+)
 from helpers.embeddings.sampling import (
     alias_sample,
     alias_table,
@@ -29,9 +40,10 @@ from helpers.embeddings.vectors import Embeddings, analogy_scores, unit_rows
 from helpers.embeddings.word2vec import Word2Vec, Word2VecConfig, safe_batch_size
 
 __all__ = [
-    "AnalogyResult", "DocumentIndex", "Embeddings", "SimilarityResult", "Word2Vec", "Word2VecConfig",
-    "alias_sample", "alias_table", "analogy_scores", "average_vector", "build_vocab", "cbow_step_",
-    "evaluate_analogies", "evaluate_similarity", "first_component", "keep_probabilities",
-    "negative_sampling_loss", "noise_distribution", "safe_batch_size", "sif_weights", "skipgram_step_",
-    "spearman", "unit_rows", "window_layout",
+    "AnalogyResult", "DocumentIndex", "Embeddings", "NeuralLM", "NeuralLMConfig", "SimilarityResult", "Word2Vec",
+    "Word2VecConfig", "alias_sample", "alias_table", "analogy_scores", "average_vector", "build_vocab",
+    "by_frequency", "cbow_step_", "context_windows", "evaluate_analogies", "evaluate_similarity",
+    "first_component", "keep_probabilities", "negative_sampling_loss", "noise_distribution", "nplm_scores",
+    "perplexity", "safe_batch_size", "sif_weights", "skipgram_step_", "spearman", "train_nplm", "unit_rows",
+    "window_layout",
 ]  # fmt: skip

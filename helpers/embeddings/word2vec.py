@@ -16,7 +16,9 @@ Where the papers are silent this follows the reference C code (word2vec.c), as g
 - the dynamic window: for each centre a window b is drawn uniformly from 1..``window``, which
   weights near words more (2013a, Sec. 3.2); discarded words are removed before windows are cut;
 - in skip-gram the input vector of each context word predicts the centre word; negatives equal
-  to the target are skipped; the learning rate falls linearly from ``alpha`` to ``min_alpha``;
+  to the target are skipped; the learning rate falls linearly from ``alpha`` to ``min_alpha``
+  (the defaults 0.025 and 0.0001 are gensim's; word2vec.c starts at 0.025 for skip-gram and 0.05
+  for CBOW and stops at 0.0001 times the starting rate: its ``main`` and ``TrainModelThread``);
 - CBOW averages the context input vectors and adds the full error to each of them.
 
 Departures (for speed, no per-pair Python loop): the gradient for a batch of centre positions
@@ -66,7 +68,7 @@ __all__ = ["Word2Vec", "Word2VecConfig", "cbow_step_", "negative_sampling_loss",
 
 @dataclass(frozen=True)
 class Word2VecConfig:
-    """Hyperparameters; defaults are gensim's (which follow word2vec.c) unless noted."""
+    """Hyperparameters; defaults are gensim's (which mostly follow word2vec.c) unless noted."""
 
     dim: int = 100  # gensim vector_size
     window: int = 5  # gensim, word2vec.c
@@ -75,8 +77,8 @@ class Word2VecConfig:
     sg: bool = True  # skip-gram (True) or CBOW (False)
     epochs: int = 5  # gensim, word2vec.c (-iter 5)
     sample: float = 1e-3  # gensim, word2vec.c; 1e-5 in Mikolov et al. 2013b for billions of words
-    alpha: float = 0.025  # gensim; word2vec.c uses 0.05 for CBOW
-    min_alpha: float = 1e-4  # gensim
+    alpha: float = 0.025  # gensim; word2vec.c: 0.025 for skip-gram, 0.05 for CBOW
+    min_alpha: float = 1e-4  # gensim; word2vec.c: alpha * 1e-4 (2.5e-6 for skip-gram)
     ns_exponent: float = 0.75  # Mikolov et al. 2013b, Sec. 2.2
     batch_size: int = 1024  # most centre positions per update (ours; see safe_batch_size)
     max_repeats: float = 256.0  # most expected updates of one vector per batch (ours; see safe_batch_size)

@@ -110,7 +110,7 @@ def state_gradient_norms(
 ) -> torch.Tensor:
     """How strongly the loss at the last step depends on each earlier state.
 
-    Runs ``cell`` (an RNN or LSTM cell, ours or torch's) over ``x`` (B, T, I) from ``hx``
+    Runs ``cell`` (an RNN, GRU or LSTM cell, ours or torch's) over ``x`` (B, T, I) from ``hx``
     (zeros if None), computes ``L = loss_fn(h_T)`` (default ``h_T.sum()``; it must add up the
     examples' losses, not mix them) and returns ``norms`` (T + 1,) with
     ``norms[k] = mean_b ||dL/ds_{T-k}[b]||``: entry 0 is the last state, entry T the initial

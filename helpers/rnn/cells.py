@@ -15,10 +15,26 @@ Implemented (notation of the PyTorch documentation, which the tests check agains
       c_t = f * c_{t-1} + i * g
       h_t = o * tanh(c_t)
 
-- :class:`RNNCell` / :class:`LSTMCell`: parameters named and shaped as in ``torch.nn.RNNCell``
-  / ``torch.nn.LSTMCell`` (``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``,
-  ``bias_hh`` (G*H,), G = 1 or 4) and initialised the same way (uniform in +-1/sqrt(H)), so a
-  state dict from the torch module loads unchanged and gives the same outputs and gradients.
+- The gated recurrent unit (Cho, van Merrienboer, Gulcehre, Bahdanau, Bougares, Schwenk &
+  Bengio 2014, "Learning phrase representations using RNN encoder-decoder for statistical
+  machine translation", EMNLP, Sec. 2.3, Eqs. 5-8), one step :func:`gru_cell`::
+
+      [r; z; n]-parts of x_t W_ih^T + b_ih and of h_{t-1} W_hh^T + b_hh   (gate order r, z, n)
+      r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)        reset gate
+      z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)        update gate
+      n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))     candidate state
+      h_t = (1 - z) * n + z * h_{t-1}
+
+  Departure from the paper, as in PyTorch and cuDNN: the reset gate multiplies the product
+  ``h W_hn^T + b_hn``; Cho et al.'s Eq. 8 resets the state before the product, U (r * h).
+  The two agree when r = 1 and differ otherwise; the form here is what ``torch.nn.GRUCell``
+  computes, so that state dicts load both ways.
+
+- :class:`RNNCell` / :class:`LSTMCell` / :class:`GRUCell`: parameters named and shaped as in
+  ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` (``weight_ih`` (G*H, I), ``weight_hh``
+  (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,), G = 1, 4 or 3) and initialised the same way
+  (uniform in +-1/sqrt(H)), so a state dict from the torch module loads unchanged and gives
+  the same outputs and gradients.
 
 The sequence layers built from these cells are in :mod:`helpers.rnn.layers`.
 """
@@ -31,9 +47,12 @@ import torch
 from torch import nn
 
 __all__ = [
+    "GRUCell",
     "LSTMCell",
     "RNNCell",
     "detach_state",
+    "gru_cell",
+    "gru_gates",
     "lstm_cell",
     "lstm_gates",
     "rnn_cell",
@@ -88,6 +107,38 @@ def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     return o * torch.tanh(c), c
 
 
+def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """The GRU's reset gate ``r``, update gate ``z`` and candidate state ``n``, each (B, H).
+
+    The input and hidden products are kept apart because the reset gate multiplies only the
+    hidden one: ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``.
+    """
+    a = x @ weight_ih.T  # (B, 3H), columns in order r, z, n
+    b = h @ weight_hh.T  # (B, 3H)
+    if bias_ih is not None:
+        a = a + bias_ih
+    if bias_hh is not None:
+        b = b + bias_hh
+    a_r, a_z, a_n = a.chunk(3, dim=-1)
+    b_r, b_z, b_n = b.chunk(3, dim=-1)
+    r = torch.sigmoid(a_r + b_r)
+    z = torch.sigmoid(a_z + b_z)
+    return r, z, torch.tanh(a_n + r * b_n)
+
+
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """One GRU step: ``h_t = (1 - z) * n + z * h_{t-1}``; ``x`` (B, I), ``h`` (B, H) -> (B, H).
+
+    With every weight zero, r = z = 1/2 and n = 0, so the state halves at each step:
+
+    >>> H = 2
+    >>> gru_cell(torch.zeros(1, 1), torch.ones(1, H), torch.zeros(3 * H, 1), torch.zeros(3 * H, H))
+    tensor([[0.5000, 0.5000]])
+    """
+    r, z, n = gru_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    return (1 - z) * n + z * h
+
+
 def detach_state(state):
     """A hidden state (a tensor or a tuple of tensors) cut from the graph that made it."""
     if state is None:
@@ -114,21 +165,26 @@ def check_sizes(**sizes) -> None:
 
 
 def set_forget_bias(module: nn.Module, value: float = 1.0) -> nn.Module:
-    """Start an LSTM with its forget gates open: the forget-gate part of ``bias_ih`` becomes
-    ``value`` and that of ``bias_hh`` zero, so ``f`` starts near ``sigmoid(value)``.
+    """Start a gated cell with its memory kept: in every LSTM (or LSTMCell) inside ``module`` the
+    forget-gate part of ``bias_ih`` becomes ``value`` and that of ``bias_hh`` zero, so ``f``
+    starts near ``sigmoid(value)``; in every GRU (or GRUCell) the same is done to the update
+    gate ``z``, which plays that part (``z = 1`` keeps the state unchanged). Simple RNNs inside
+    ``module`` are left alone.
 
     Gers et al. (2000) and Jozefowicz, Zaremba & Sutskever (2015, ICML) recommend a forget bias
-    of 1. Works on this module's LSTM/LSTMCell and on torch's; returns the module.
+    of 1. Works on this module's cells and layers and on torch's; returns the module.
     """
     found = False
     with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.split(".")[-1].startswith(("bias_ih", "bias_hh")) and p.shape[0] % 4 == 0:
-                H = p.shape[0] // 4
-                p[H : 2 * H] = value if "bias_ih" in name else 0.0
-                found = True
+        for sub in module.modules():
+            H = getattr(sub, "hidden_size", None)
+            for name, p in sub.named_parameters(recurse=False):
+                # rows H..2H are the forget gate f of an LSTM (i, f, g, o), the update gate z of a GRU (r, z, n)
+                if isinstance(H, int) and name.startswith(("bias_ih", "bias_hh")) and p.shape[0] in (3 * H, 4 * H):
+                    p[H : 2 * H] = value if name.startswith("bias_ih") else 0.0
+                    found = True
     if not found:
-        raise ValueError("set_forget_bias needs an LSTM or LSTMCell with biases (bias=True)")
+        raise ValueError("set_forget_bias needs an LSTM or GRU (layer or cell) with biases (bias=True)")
     return module
 
 
@@ -182,6 +238,28 @@ class RNNCell(nn.Module):
             raise ValueError("hx of an RNNCell must be a tensor (B, H) or None")
         x, (h,), batched = self._batch(input, hx)
         h = rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+        return h if batched else h.squeeze(0)
+
+
+class GRUCell(RNNCell):
+    """One GRU step with parameters laid out as ``torch.nn.GRUCell`` (gates r, z, n).
+
+    ``forward(input (B, I) or (I,), hx (B, H) or None) -> h (B, H)``; ``hx=None`` means zeros.
+    """
+
+    gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, "tanh", device, dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
+        if hx is not None and not isinstance(hx, torch.Tensor):
+            raise ValueError("hx of a GRUCell must be a tensor (B, H) or None")
+        x, (h,), batched = self._batch(input, hx)
+        h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)
 
 

@@ -2,7 +2,7 @@
 
 The model (as in Graves 2013, "Generating sequences with recurrent neural networks", arXiv
 1308.0850, section 3, and Karpathy's char-rnn, 2015): embed each character, run a recurrent
-layer (:class:`helpers.rnn.LSTM` or :class:`helpers.rnn.RNN`), and read the next-character
+layer (:class:`helpers.rnn.LSTM`, :class:`~helpers.rnn.GRU` or :class:`~helpers.rnn.RNN`), and read the next-character
 distribution off every hidden state::
 
     e_t = E[x_t],   h_t = f(e_t, h_{t-1}),   p(x_{t+1} | x_{<=t}) = softmax(h_t W_o^T + b_o)
@@ -11,9 +11,10 @@ Training is teacher-forced (the true previous character is fed at every step); g
 feeds the model its own samples, so errors it never saw in training can build up: exposure
 bias (Ranzato et al. 2016, ICLR; scheduled sampling, Bengio et al. 2015, NeurIPS).
 
-:func:`sample` draws from ``softmax(logits / temperature)`` (temperature 0 = greedy);
-:func:`stream_loss` scores a whole text with the state carried across chunks. Left out:
-beam search and top-p sampling (week 9).
+:func:`sample` draws from ``softmax(logits / temperature)`` (temperature 0 = greedy) through the
+course's decoding library (:mod:`helpers.decoding`, with :func:`charlm_step`, where week 9 adds
+top-p, beam search and the rest); :func:`stream_loss` scores a whole text with the state carried
+across chunks.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.decoding.processors import SamplingConfig
+from helpers.decoding.sampling import GREEDY
+from helpers.decoding.sampling import generate as decode
 from helpers.rnn.bptt import stream_batches
 from helpers.rnn.cells import detach_state
-from helpers.rnn.layers import LSTM, RNN
+from helpers.rnn.layers import GRU, LSTM, RNN
 
-__all__ = ["CharLM", "CharLMConfig", "generate", "sample", "stream_loss"]
+__all__ = ["CharLM", "CharLMConfig", "charlm_step", "generate", "sample", "stream_loss"]
 
 
 @dataclass
@@ -40,13 +44,13 @@ class CharLMConfig:
     hidden_size: int = 128  # char-rnn's smallest setting (Karpathy 2015) is 128
     embed_dim: int = 32  # a one-hot input would do; a small embedding is cheaper
     num_layers: int = 1
-    cell: str = "lstm"  # "lstm", "rnn" (tanh) or "rnn_relu"
+    cell: str = "lstm"  # "lstm", "gru", "rnn" (tanh) or "rnn_relu"
     dropout: float = 0.0  # between recurrent layers, as in torch.nn.LSTM
     fast: bool = False  # True: PyTorch's fused kernel on the same parameters (tested equal)
 
     def __post_init__(self):
-        if self.cell not in ("lstm", "rnn", "rnn_relu"):
-            raise ValueError(f"cell={self.cell!r}: choose 'lstm', 'rnn' or 'rnn_relu'")
+        if self.cell not in ("lstm", "gru", "rnn", "rnn_relu"):
+            raise ValueError(f"cell={self.cell!r}: choose 'lstm', 'gru', 'rnn' or 'rnn_relu'")
         for name in ("vocab_size", "hidden_size", "embed_dim", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -64,8 +68,9 @@ class CharLM(nn.Module):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
-        if c.cell == "lstm":
-            self.rnn = LSTM(c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, fast=c.fast)
+        if c.cell in ("lstm", "gru"):
+            layer = LSTM if c.cell == "lstm" else GRU
+            self.rnn = layer(c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, fast=c.fast)
         else:
             nonlinearity = "relu" if c.cell == "rnn_relu" else "tanh"
             self.rnn = RNN(c.embed_dim, c.hidden_size, c.num_layers, nonlinearity, dropout=c.dropout, fast=c.fast)
@@ -106,22 +111,27 @@ def sample(
         raise ValueError(f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}")
     if length < 0:
         raise ValueError(f"length={length} must be >= 0")
+    config = GREEDY if temperature == 0 else SamplingConfig(temperature=float(temperature))
     was_training = model.training
     model.eval()
+    try:
+        out = decode(charlm_step(model), prompt.cpu()[None], length, config, generator=generator).sequences
+    finally:
+        model.train(was_training)
+    return out[0, len(prompt) :]
+
+
+def charlm_step(model: nn.Module):
+    """The model as a step function of :mod:`helpers.decoding`: the first call reads the whole
+    prompt, later ones only the last token, carrying the recurrent state. Scores come back on
+    the CPU (so that a CPU ``generator`` draws, wherever the model runs)."""
     device = next(model.parameters()).device
-    logits, state = model(prompt.to(device)[None], None)  # (1, P, V)
-    out = []
-    for _ in range(length):
-        last = logits[0, -1].float().cpu()  # (V,)
-        if temperature == 0:
-            next_id = last.argmax()
-        else:
-            probs = F.softmax(last / temperature, dim=-1)
-            next_id = torch.multinomial(probs, 1, generator=generator)[0]
-        out.append(int(next_id))
-        logits, state = model(next_id.view(1, 1).to(device), state)
-    model.train(was_training)
-    return torch.tensor(out, dtype=torch.long)
+
+    def step(ids: torch.Tensor, state):
+        logits, state = model((ids if state is None else ids[:, -1:]).to(device), state)  # (1, T, V)
+        return logits[:, -1].float().cpu(), state
+
+    return step
 
 
 def generate(model, vocab, prompt: str, length: int = 200, temperature: float = 1.0, generator=None) -> str:

@@ -1,8 +1,8 @@
 """Recurrent sequence layers: the cells of :mod:`helpers.rnn.cells` unrolled over time.
 
-- :class:`RNN` / :class:`LSTM`: batch-first sequence layers, stacked ``num_layers`` deep, with
-  the parameter names of ``torch.nn.RNN`` / ``torch.nn.LSTM`` (``weight_ih_l0``, ...). The clear
-  version loops over time in Python; ``fast=True`` hands the same parameters to PyTorch's fused
+- :class:`RNN` / :class:`LSTM` / :class:`GRU`: batch-first sequence layers, stacked
+  ``num_layers`` deep, with the parameter names of ``torch.nn.RNN`` / ``LSTM`` / ``GRU``
+  (``weight_ih_l0``, ...). The clear version loops over time in Python; ``fast=True`` hands the same parameters to PyTorch's fused
   kernel (tested equal; on a GPU in float32, cuDNN may use TF32 products, which differ from
   the loop's by about 1e-3). :meth:`LSTM.trace` also returns every gate at every step, for plots.
 
@@ -18,16 +18,20 @@ from torch.nn import functional as F
 
 from helpers.rnn.cells import (
     NONLINEARITIES,
+    GRUCell,
     LSTMCell,
     RNNCell,
     check_sizes,
+    gru_cell,
     init_uniform,
     lstm_cell,
     lstm_gates,
     rnn_cell,
 )
 
-__all__ = ["LSTM", "RNN"]
+__all__ = ["GRU", "LSTM", "RNN"]
+
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # rows of weight_ih per hidden unit
 
 
 class RNN(nn.Module):
@@ -55,7 +59,7 @@ class RNN(nn.Module):
             raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.nonlinearity, self.bias, self.dropout, self.fast = nonlinearity, bias, dropout, fast
-        G, kw = (4 if self.mode == "LSTM" else 1), {"device": device, "dtype": dtype}
+        G, kw = GATES[self.mode], {"device": device, "dtype": dtype}
         for layer in range(num_layers):
             size_in = input_size if layer == 0 else hidden_size
             self.register_parameter(f"weight_ih_l{layer}", nn.Parameter(torch.empty(G * hidden_size, size_in, **kw)))
@@ -66,8 +70,8 @@ class RNN(nn.Module):
         init_uniform(self, hidden_size)
         # The fused kernel runs on a parameter-free twin (meta device) of the torch module; it is
         # kept out of the registered submodules so that state_dict() and .to() ignore it.
-        twin = nn.LSTM if self.mode == "LSTM" else nn.RNN
-        extra = {} if self.mode == "LSTM" else {"nonlinearity": nonlinearity}
+        twin = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[self.mode]
+        extra = {"nonlinearity": nonlinearity} if self.mode == "RNN" else {}
         self.__dict__["_twin"] = twin(input_size, hidden_size, num_layers, bias=bias, batch_first=True,
                                       dropout=dropout, device="meta", **extra)  # fmt: skip
 
@@ -76,13 +80,15 @@ class RNN(nn.Module):
                 f"nonlinearity={self.nonlinearity!r}, dropout={self.dropout}, fast={self.fast}")  # fmt: skip
 
     def cell(self, layer: int = 0) -> RNNCell:
-        """A cell (:class:`RNNCell` or :class:`LSTMCell`) that shares the parameters of one layer,
+        """A cell (:class:`RNNCell`, :class:`LSTMCell` or :class:`GRUCell`) sharing one layer's parameters,
         for stepping through time by hand (say, to measure gradients per step)."""
         if not 0 <= layer < self.num_layers:
             raise ValueError(f"layer={layer} must be in [0, {self.num_layers})")
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
         if self.mode == "LSTM":
             cell = LSTMCell(w_ih.shape[1], self.hidden_size, self.bias, device="meta")
+        elif self.mode == "GRU":
+            cell = GRUCell(w_ih.shape[1], self.hidden_size, self.bias, device="meta")
         else:
             cell = RNNCell(w_ih.shape[1], self.hidden_size, self.bias, self.nonlinearity, device="meta")
         cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = w_ih, w_hh, b_ih, b_hh
@@ -109,7 +115,7 @@ class RNN(nn.Module):
         else:
             states = [hx] if isinstance(hx, torch.Tensor) else list(hx)
             if len(states) != n_states:
-                raise ValueError("hx must be a tensor h_0 for an RNN and a tuple (h_0, c_0) for an LSTM")
+                raise ValueError("hx must be a tensor h_0 for an RNN or a GRU and a tuple (h_0, c_0) for an LSTM")
             want = (L, B, H) if batched else (L, H)
             for s in states:
                 if tuple(s.shape) != want:
@@ -121,6 +127,8 @@ class RNN(nn.Module):
         weights = self.layer_weights(layer)
         if self.mode == "LSTM":
             return lstm_cell(x, state, *weights)
+        if self.mode == "GRU":
+            return gru_cell(x, state, *weights)
         return rnn_cell(x, state, *weights, nonlinearity=self.nonlinearity)
 
     def _loop(self, x, states):
@@ -193,3 +201,20 @@ class LSTM(RNN):
             x = record["h"][-1]
         out = {k: torch.stack(v) for k, v in record.items()}  # (L, B, T, H)
         return out if batched else {k: v.squeeze(1) for k, v in out.items()}
+
+
+class GRU(RNN):
+    """A batch-first stack of GRU layers, parameters named as ``torch.nn.GRU`` (gates r, z, n).
+
+    ``forward(x (B, T, I), hx (L, B, H) or None) -> (output (B, T, H), h_n (L, B, H))``.
+    """
+
+    mode = "GRU"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, fast: bool = False, device=None, dtype=None):  # fmt: skip
+        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, batch_first, dropout, fast, device, dtype)
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"dropout={self.dropout}, fast={self.fast}")  # fmt: skip

@@ -1,7 +1,7 @@
 """A recurrent classifier for the memory tasks of :mod:`helpers.data.recall`, and the chatbot.
 
 - :class:`SequenceClassifier`: embedding -> :class:`helpers.rnn.RNN` / :class:`~helpers.rnn.LSTM`
-  -> linear read-out of the last hidden state; :func:`train_classifier` and
+  / :class:`~helpers.rnn.GRU` -> linear read-out of the last hidden state; :func:`train_classifier` and
   :func:`accuracy` train and score it on either task.
 - :func:`train_on_dialogues`, :func:`retention_curve`, :func:`reply`: the context-keeping
   chatbot toy of week 3 (a bot must recall a name given turns earlier).
@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from helpers.course.training import History, train_loop
 from helpers.data.recall import Dialogues, row_batches
 from helpers.rnn.cells import set_forget_bias
-from helpers.rnn.layers import LSTM, RNN
+from helpers.rnn.layers import GRU, LSTM, RNN
 
 __all__ = ["SequenceClassifier", "accuracy", "reply", "retention_curve", "train_classifier", "train_on_dialogues"]
 
@@ -26,20 +26,21 @@ __all__ = ["SequenceClassifier", "accuracy", "reply", "retention_curve", "train_
 class SequenceClassifier(nn.Module):
     """Read a sequence of ids, answer with one class from the last hidden state.
 
-    ``forward(ids (B, T)) -> logits (B, n_classes)``. ``forget_bias`` (LSTM only) starts the
-    forget gates open (see :func:`helpers.rnn.set_forget_bias`); pad id 0 embeds to zeros.
+    ``forward(ids (B, T)) -> logits (B, n_classes)``. ``forget_bias`` (LSTM or GRU) starts the
+    forget gates open, or a GRU's update gates (see :func:`helpers.rnn.set_forget_bias`); pad
+    id 0 embeds to zeros.
     """
 
     def __init__(self, vocab_size: int, n_classes: int, hidden_size: int = 64, cell: str = "lstm",
                  embed_dim: int = 16, forget_bias: float | None = None, fast: bool = True):  # fmt: skip
         super().__init__()
-        if cell not in ("lstm", "rnn"):
-            raise ValueError(f"cell={cell!r}: choose 'lstm' or 'rnn'")
-        if forget_bias is not None and cell != "lstm":
-            raise ValueError("forget_bias applies to an LSTM only; leave it None for cell='rnn'")
+        if cell not in ("lstm", "gru", "rnn"):
+            raise ValueError(f"cell={cell!r}: choose 'lstm', 'gru' or 'rnn'")
+        if forget_bias is not None and cell == "rnn":
+            raise ValueError("forget_bias applies to an LSTM or a GRU (its update gate); leave it None for cell='rnn'")
         self.cell = cell
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.rnn = (LSTM if cell == "lstm" else RNN)(embed_dim, hidden_size, fast=fast)
+        self.rnn = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell](embed_dim, hidden_size, fast=fast)
         if forget_bias is not None:
             set_forget_bias(self.rnn, forget_bias)
         self.head = nn.Linear(hidden_size, n_classes)

@@ -20,7 +20,7 @@ rest of the model unchanged.
 
 ``run(idx, cache)`` is the whole interface a decoding loop needs: logits for new tokens given
 the KV cache of the earlier ones, and the new cache. ``generate`` samples with it, through the
-course's sampler (:func:`helpers.transformer.sample_next_token`). Left out: dropout, the RoPE scaling
+course's decoding library (:func:`helpers.decoding.generate` over a cached step). Left out: dropout, the RoPE scaling
 variants for longer contexts (NTK, YaRN), sliding-window attention, and padding.
 """
 
@@ -33,10 +33,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from helpers.decoding.processors import SamplingConfig
+from helpers.decoding.sampling import generate
+from helpers.decoding.step import cached_step
 from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
 from helpers.scaling.layers import RMSNorm, SwiGLU, swiglu_hidden
 from helpers.scaling.moe import MoEFeedForward
-from helpers.transformer.gpt import _check_sampling, sample_next_token
 from helpers.transformer.positions import LearnedPositionalEncoding, sinusoidal_encoding
 
 __all__ = ["ModernBlock", "ModernConfig", "ModernDecoder", "DecoderOutput", "POSITIONS"]
@@ -202,19 +204,24 @@ class ModernDecoder(nn.Module):
             raise ValueError("idx must be a (B, T) LongTensor with at least one token to continue")
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative integer")
-        _check_sampling(temperature, top_k)
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
+            raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
+        config = SamplingConfig(do_sample=temperature > 0, temperature=float(temperature) or 1.0, top_k=top_k)
+        window = self.config.block_size
+
+        def forward(new_ids, cache):
+            out = self.run(new_ids, cache)
+            return out.logits, (out.cache if use_cache else None)
+
+        if use_cache:
+            step = cached_step(forward, window)
+        else:
+            def step(ids, state):
+                return forward(ids[:, -window:], None)[0], None
+
         was_training = self.training
         self.eval()
         try:
-            out, cache, window = idx, None, self.config.block_size
-            for _ in range(max_new_tokens):
-                if cache is not None and cache[0][0].shape[2] < window:
-                    step = self.run(out[:, -1:], cache)  # one new position
-                else:
-                    step = self.run(out[:, -window:])  # the whole (cropped) context
-                cache = step.cache if use_cache else None
-                next_id = sample_next_token(step.logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
-                out = torch.cat([out, next_id], dim=1)
-            return out
+            return generate(step, idx, max_new_tokens, config, generator=generator).sequences
         finally:
             self.train(was_training)

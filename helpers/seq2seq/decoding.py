@@ -1,58 +1,68 @@
-r"""Decoding a trained encoder-decoder, and scoring what it produced (week 4).
+r"""Decoding a trained encoder-decoder through the course's decoding library (week 4).
 
-* :func:`greedy_decode`: the most probable next token at every step, batched.
-* :func:`beam_search`: keeps the ``width`` most probable prefixes at every step (Sutskever et
-  al., 2014, Sec. 3.2: a hypothesis that emits the end symbol leaves the beam for the set of
-  complete hypotheses). Prefixes are ranked by their log-probability; complete hypotheses by
-  the length-normalised score of Wu et al. (2016, Sec. 7, Eq. 14),
+The search itself lives once, in :mod:`helpers.decoding` (week 9 builds it); this module is the
+few lines that plug the encoder-decoder into it:
+
+* :func:`seq2seq_step` and :func:`initial_state`: the decoder as a step function. The state holds
+  the encoder's memory and the decoder's recurrent state, one row per output being written, so
+  that beam search can reorder the rows of both;
+* :func:`greedy_decode`: the most probable next token at every step, batched;
+* :func:`beam_search`: the ``width`` most probable prefixes at every step (Sutskever et al., 2014,
+  Sec. 3.2), finished hypotheses ranked by the length-normalised score of Wu et al. (2016, Sec. 7,
+  Eq. 14),
 
   .. math:: s(Y) = \frac{\log P(Y \mid X)}{lp(Y)}, \qquad lp(Y) = \frac{(5 + |Y|)^\alpha}{(5 + 1)^\alpha},
 
   where :math:`|Y|` counts the generated tokens including the end symbol; ``alpha=0`` is the
   plain log-probability. The search stops after ``max_len`` tokens, or as soon as no open
-  prefix can beat the best complete hypothesis: extending a prefix only lowers its
-  log-probability, so no extension of a prefix with log-probability :math:`L` scores more than
-  :math:`L / lp(\text{max\_len})`. Width 1 is greedy decoding; an unlimited width is
-  exhaustive search.
+  prefix can beat the worst of the ``width`` best complete hypotheses: extending a prefix only
+  lowers its log-probability, so no extension of a prefix with log-probability :math:`L` scores
+  more than :math:`L / lp(\text{max\_len})` (``early_stopping="never"`` of
+  :func:`helpers.decoding.beam_search`). Width 1 is greedy decoding; an unlimited width is
+  exhaustive search;
 * :func:`sequence_log_prob`: :math:`\log P(Y \mid X)` of given outputs (teacher forcing), to
   compare what greedy and beam search found.
 
-Scores for the outputs (exact match, BLEU) are in :mod:`helpers.seq2seq.bleu`.
+Padding and the begin symbol are never generated (suppressed tokens). Scores for the outputs
+(exact match, BLEU) are in :mod:`helpers.seq2seq.bleu`.
 
-Left out: coverage penalties (Wu et al., 2016) and sampling (week 9).
+Left out: coverage penalties (Wu et al., 2016); sampling and the rest are in week 9.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 
+from helpers.decoding.beam import Hypothesis
+from helpers.decoding.beam import beam_search as search
+from helpers.decoding.processors import SamplingConfig
+from helpers.decoding.sampling import generate
+
 __all__ = [
     "Hypothesis",
+    "Seq2SeqState",
     "beam_search",
     "greedy_decode",
+    "initial_state",
     "length_penalty",
+    "seq2seq_step",
     "sequence_log_prob",
 ]
 
 
-@dataclass(frozen=True)
-class Hypothesis:
-    """One output of beam search: token ids (without begin/end symbols), whether it ended with
-    the end symbol, its log-probability and its length-normalised score."""
+class Seq2SeqState(NamedTuple):
+    """The decoder's state for a batch of outputs: the encoder's memory and the recurrent state."""
 
-    tokens: tuple[int, ...]
-    finished: bool
-    log_prob: float
-    score: float
+    memory: Any  # a helpers.seq2seq.model.Memory, one row per output
+    rnn: Any  # (B, H), or (h, c) for an LSTM
 
 
 def length_penalty(length: int, alpha: float) -> float:
     """Wu et al. (2016), Eq. 14: ``((5 + length) / 6) ** alpha``."""
-    if alpha < 0:
+    if not isinstance(alpha, (int, float)) or alpha < 0:
         raise ValueError(f"alpha={alpha} must be >= 0 (0 = no length normalisation)")
     return ((5.0 + length) / 6.0) ** alpha
 
@@ -60,6 +70,32 @@ def length_penalty(length: int, alpha: float) -> float:
 def _check_max_len(max_len: int) -> None:
     if not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len={max_len!r} must be a positive integer")
+
+
+def initial_state(model, src: torch.Tensor, src_mask: torch.Tensor) -> Seq2SeqState:
+    """Encode the sources once; the decoder starts from ``s_0``."""
+    memory = model.encode(src, src_mask)
+    return Seq2SeqState(memory, model.init_state(memory))
+
+
+def seq2seq_step(model):
+    """The step function of an encoder-decoder with ``decode_step(y_prev, state, memory)``:
+    it reads the last token of each row of ``ids`` (which start with the begin symbol)."""
+
+    def step(ids: torch.Tensor, state: Seq2SeqState):
+        logits, rnn, _ = model.decode_step(ids[:, -1], state.rnn, state.memory)
+        return logits, Seq2SeqState(state.memory, rnn)
+
+    return step
+
+
+def _config(model) -> SamplingConfig:
+    cfg = model.config
+    return SamplingConfig(do_sample=False, suppress_tokens=(cfg.pad_id, cfg.bos_id))
+
+
+def _start(model, src) -> torch.Tensor:
+    return torch.full((src.shape[0], 1), model.config.bos_id, dtype=torch.long, device=src.device)
 
 
 @torch.no_grad()
@@ -70,39 +106,17 @@ def greedy_decode(model, src: torch.Tensor, src_mask: torch.Tensor, max_len: int
     and the log-probability of the output including the end symbol, as a tensor (B,)."""
     _check_max_len(max_len)
     cfg = model.config
-    B = src.shape[0]
-    memory = model.encode(src, src_mask)
-    state = model.init_state(memory)
-    y = torch.full((B,), cfg.bos_id, dtype=torch.long, device=src.device)
-    done = torch.zeros(B, dtype=torch.bool, device=src.device)
-    log_probs = torch.zeros(B, device=src.device)
-    never = torch.zeros(cfg.tgt_vocab_size, dtype=torch.bool, device=src.device)
-    never[[cfg.pad_id, cfg.bos_id]] = True  # padding and the begin symbol are never generated
-    steps, weight_steps = [], []
-    for _ in range(max_len):
-        logits, state, weights = model.decode_step(y, state, memory)
-        logp = torch.log_softmax(logits.float(), dim=-1)  # (B, V)
-        y = logp.masked_fill(never, float("-inf")).argmax(dim=-1)  # (B,)
-        log_probs += torch.where(done, torch.zeros_like(log_probs), logp.gather(1, y[:, None])[:, 0])
-        steps.append(torch.where(done, torch.full_like(y, cfg.pad_id), y))
-        weight_steps.append(weights)
-        done |= y == cfg.eos_id
-        if bool(done.all()):
-            break
-    ids = torch.stack(steps, dim=1).tolist()  # (B, L)
-    all_weights = None if weight_steps[0] is None else torch.stack(weight_steps, dim=1)  # (B, L, S)
-    tokens, attn = [], []
-    lengths = src_mask.sum(dim=1).tolist()
-    for b, row in enumerate(ids):
-        n = row.index(cfg.eos_id) if cfg.eos_id in row else len(row)
-        tokens.append(row[:n])
-        attn.append(None if all_weights is None else all_weights[b, : n + 1, : lengths[b]].cpu())
-    return tokens, attn, log_probs
-
-
-def _select(state, index: torch.Tensor):
-    """Rows ``index`` of a decoder state (a tensor, or a tuple of tensors for an LSTM)."""
-    return tuple(s[index] for s in state) if isinstance(state, tuple) else state[index]
+    out = generate(seq2seq_step(model), _start(model, src), max_len, _config(model), eos_id=cfg.eos_id,
+                   pad_id=cfg.pad_id, state=initial_state(model, src, src_mask))  # fmt: skip
+    ids = out.sequences[:, 1:].tolist()  # (B, L) without the begin symbol
+    tokens = [row[: row.index(cfg.eos_id)] if cfg.eos_id in row else row for row in ids]
+    attn = [None] * len(tokens)
+    if getattr(model, "has_attention", False):
+        # the weights of every step, by one teacher-forced pass over what was generated
+        weights = model(src, src_mask, out.sequences[:, :-1]).weights  # (B, L, S)
+        lengths = src_mask.sum(dim=1).tolist()
+        attn = [weights[b, : len(t) + 1, : lengths[b]].cpu() for b, t in enumerate(tokens)]
+    return tokens, attn, out.log_probs
 
 
 @torch.no_grad()
@@ -115,9 +129,8 @@ def beam_search(
     alpha: float = 0.0,
     batched: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Beam search for each source of the batch: for each example, the complete hypotheses it
-    found, best score first. Open prefixes are added (``finished=False``) only if fewer than
-    ``width`` hypotheses were complete after ``max_len`` tokens.
+    """Beam search for each source of the batch: for each example, the (at most ``width``) best
+    hypotheses it found, best score first; ``finished=False`` marks an output cut at ``max_len``.
 
     The clear version searches one source at a time; ``batched=True`` runs the decoder once
     per step for the beams of all sources together (same results, much faster on a batch).
@@ -126,114 +139,18 @@ def beam_search(
         raise ValueError(f"width={width!r} must be a positive integer")
     _check_max_len(max_len)
     length_penalty(0, alpha)  # validates alpha
+
+    def run(s, m):
+        return search(seq2seq_step(model), _start(model, s), width, max_len, model.config.eos_id, alpha,
+                      early_stopping="never", config=_config(model), state=initial_state(model, s, m), form="gnmt")  # fmt: skip
+
     if batched:
-        return _beam_batched(model, src, src_mask, width, max_len, alpha)
+        return run(src, src_mask)
     results = []
     for b in range(src.shape[0]):
         n = int(src_mask[b].sum())
-        results.append(_beam_one(model, src[b : b + 1, :n], src_mask[b : b + 1, :n], width, max_len, alpha))
+        results += run(src[b : b + 1, :n], src_mask[b : b + 1, :n])
     return results
-
-
-def _next_logp(model, prefixes, state, memory):
-    """Log-probabilities (k, V) of the next token after each prefix, and the new state."""
-    cfg = model.config
-    y_prev = torch.tensor([p[-1] if p else cfg.bos_id for p in prefixes], device=memory.keys.device)
-    logits, state, _ = model.decode_step(y_prev, state, memory)
-    logp = torch.log_softmax(logits.float(), dim=-1)  # (k, V)
-    logp[:, [cfg.pad_id, cfg.bos_id]] = float("-inf")  # never generated
-    return logp, state
-
-
-def _prune(prefixes, scores, logp, width, t, alpha, eos_id, finished):
-    """One step of the search for one source: the ``width`` best extensions of its ``k``
-    prefixes (log P = ``scores`` (k,) + ``logp`` (k, V)); those that end go to ``finished``.
-    Returns the rows, prefixes and scores of the extensions that stay open."""
-    V = logp.shape[1]
-    candidates = (scores[:, None] + logp).reshape(-1)  # (k * V,)
-    top = torch.topk(candidates, min(width, candidates.numel()))
-    rows, kept, kept_scores = [], [], []
-    for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-        if score == float("-inf"):
-            break
-        row, token = divmod(flat, V)
-        if token == eos_id:
-            finished.append(Hypothesis(prefixes[row], True, score, score / length_penalty(t + 1, alpha)))
-        else:
-            rows.append(row)
-            kept.append((*prefixes[row], token))
-            kept_scores.append(score)
-    return rows, kept, kept_scores
-
-
-def _cannot_improve(finished, best_open: float, max_len: int, alpha: float) -> bool:
-    """No extension of an open prefix (best log-probability ``best_open``) can score more than
-    the best complete hypothesis."""
-    if not finished:
-        return False
-    return max(h.score for h in finished) >= best_open / length_penalty(max_len, alpha)
-
-
-def _close(finished, prefixes, scores, width, alpha):
-    """After max_len steps, open prefixes compete as they are if fewer than width finished."""
-    if len(finished) < width:
-        for prefix, score in zip(prefixes, scores, strict=True):
-            finished.append(Hypothesis(prefix, False, score, score / length_penalty(len(prefix), alpha)))
-    return sorted(finished, key=lambda h: h.score, reverse=True)
-
-
-def _beam_one(model, src, src_mask, width, max_len, alpha) -> list[Hypothesis]:
-    memory = model.encode(src, src_mask)  # a batch of one source
-    state = model.init_state(memory)
-    prefixes: list[tuple[int, ...]] = [()]
-    scores = torch.zeros(1, device=src.device)  # log P of each prefix, (k,)
-    finished: list[Hypothesis] = []
-    for t in range(max_len):
-        k = len(prefixes)
-        beams = type(memory)(*(None if m is None else m.expand(k, *m.shape[1:]) for m in memory))
-        logp, state = _next_logp(model, prefixes, state, beams)
-        rows, prefixes, kept_scores = _prune(prefixes, scores, logp, width, t, alpha, model.config.eos_id, finished)
-        if not rows or _cannot_improve(finished, max(kept_scores), max_len, alpha):
-            return _close(finished, [], [], width, alpha)
-        state = _select(state, torch.tensor(rows, device=src.device))
-        scores = torch.tensor(kept_scores, device=src.device)
-    return _close(finished, prefixes, scores.tolist(), width, alpha)
-
-
-def _beam_batched(model, src, src_mask, width, max_len, alpha) -> list[list[Hypothesis]]:
-    B = src.shape[0]
-    memory = model.encode(src, src_mask)
-    state = model.init_state(memory)
-    owner = list(range(B))  # the source of each open prefix; a source's prefixes are contiguous
-    prefixes: list[tuple[int, ...]] = [() for _ in range(B)]
-    scores = torch.zeros(B, device=src.device)
-    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
-    for t in range(max_len):
-        index = torch.tensor(owner, device=src.device)
-        beams = type(memory)(*(None if m is None else m[index] for m in memory))  # (R, ...)
-        logp, state = _next_logp(model, prefixes, state, beams)
-        keep, new_owner, new_prefixes, new_scores = [], [], [], []
-        for b, group in itertools.groupby(range(len(owner)), key=owner.__getitem__):
-            rows = list(group)
-            sub = [prefixes[r] for r in rows]
-            kept_rows, kept, kept_scores = _prune(
-                sub, scores[rows], logp[rows], width, t, alpha, model.config.eos_id, finished[b]
-            )
-            if not kept_rows or _cannot_improve(finished[b], max(kept_scores), max_len, alpha):
-                continue  # this source is done
-            keep += [rows[i] for i in kept_rows]
-            new_owner += [b] * len(kept_rows)
-            new_prefixes += kept
-            new_scores += kept_scores
-        if not keep:
-            break
-        state = _select(state, torch.tensor(keep, device=src.device))
-        owner, prefixes, scores = new_owner, new_prefixes, torch.tensor(new_scores, device=src.device)
-    else:  # max_len reached: the sources still open close with their open prefixes
-        for b, group in itertools.groupby(range(len(owner)), key=owner.__getitem__):
-            rows = list(group)
-            finished[b] = _close(finished[b], [prefixes[r] for r in rows], scores[rows].tolist(), width, alpha)
-    return [sorted(f, key=lambda h: h.score, reverse=True) for f in finished]
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """Week 5: the transformer. Attention and multi-head attention (equal to PyTorch's),
 positional encodings, the block (pre-LN and post-LN), a mini-GPT with a KV cache, and its
-export to Hugging Face's ``GPT2LMHeadModel``.
+export to Hugging Face's ``GPT2LMHeadModel``. Sampling from it goes through the course's
+decoding library, :mod:`helpers.decoding` (week 9).
 
 :mod:`~helpers.transformer.attention` and :mod:`~helpers.transformer.positions` <-
 :mod:`~helpers.transformer.block` <- :mod:`~helpers.transformer.gpt` <-
@@ -22,7 +23,6 @@ from helpers.transformer.gpt import (
     GPTOutput,
     evaluate_loss,
     lm_loss,
-    sample_next_token,
 )
 from helpers.transformer.positions import (
     LearnedPositionalEncoding,
@@ -33,6 +33,6 @@ from helpers.transformer.positions import (
 __all__ = [
     "GPT", "KV", "AttentionResult", "BlockResult", "FeedForward", "GPTConfig", "GPTOutput",
     "LearnedPositionalEncoding", "MultiHeadAttention", "SinusoidalPositionalEncoding", "TransformerBlock",
-    "causal_mask", "evaluate_loss", "lm_loss", "sample_next_token", "scaled_dot_product_attention",
+    "causal_mask", "evaluate_loss", "lm_loss", "scaled_dot_product_attention",
     "sinusoidal_encoding", "to_huggingface",
 ]  # fmt: skip

@@ -10,9 +10,11 @@ residual projections scaled by 1/sqrt(2 n_layer) (GPT-2, section 2.3).
     h_0 = W_e[idx] + W_p[positions]      h_l = block_l(h_{l-1})      logits = LN_f(h_L) W_e^T
 
 Generation samples one token at a time from softmax(logits / temperature), optionally from
-the top k only (Fan et al. 2018, ACL). With ``use_cache=True`` every layer keeps the keys and
-values of the tokens seen so far (the KV cache), so each new token costs one position instead
-of a pass over the whole context; the output is the same token for token.
+the top k only (Fan et al. 2018, ACL), through the course's decoding library
+(:func:`helpers.decoding.generate` with :func:`helpers.decoding.lm_step`; week 9 adds beam,
+contrastive and speculative decoding on the same model). With ``use_cache=True`` every layer
+keeps the keys and values of the tokens seen so far (the KV cache), so each new token costs one
+position instead of a pass over the whole context; the output is the same token for token.
 
 Left out: byte-pair tokenisation (week 8; this model takes any integer ids), mixed precision,
 learning-rate schedules and weight decay groups (see the notebooks), loading released weights.
@@ -29,12 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.decoding.processors import SamplingConfig
+from helpers.decoding.sampling import generate
+from helpers.decoding.step import lm_step
 from helpers.transformer.attention import KV
 from helpers.transformer.block import TransformerBlock
 from helpers.transformer.checks import tracing
 from helpers.transformer.positions import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 
-__all__ = ["GPT", "GPTConfig", "GPTOutput", "evaluate_loss", "lm_loss", "sample_next_token"]
+__all__ = ["GPT", "GPTConfig", "GPTOutput", "evaluate_loss", "lm_loss"]
 
 POSITION_KINDS = ("learned", "sinusoidal", "none")
 
@@ -75,6 +80,7 @@ class GPTOutput(NamedTuple):
     logits: torch.Tensor  # (B, T, vocab_size)
     weights: list[torch.Tensor | None]  # per layer (B, nh, T, T_k), when asked for
     kv: list[KV]  # per layer keys and values of every position so far: the cache for the next call
+    hidden: torch.Tensor | None = None  # (B, T, C): the last hidden states, after the final layer norm
 
 
 class GPT(nn.Module):
@@ -157,8 +163,9 @@ class GPT(nn.Module):
             x = out.output
             weights.append(out.weights)
             kv.append(out.kv)
-        logits = self.head(self.norm_f(x))  # (B, T, vocab_size)
-        return GPTOutput(logits, weights, kv)
+        hidden = self.norm_f(x)  # (B, T, C)
+        logits = self.head(hidden)  # (B, T, vocab_size)
+        return GPTOutput(logits, weights, kv, hidden)
 
     def _check_ids(self, idx: torch.Tensor) -> None:
         if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
@@ -210,55 +217,17 @@ class GPT(nn.Module):
             raise ValueError("idx must hold at least one token to continue (e.g. a newline)")
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative integer")
-        _check_sampling(temperature, top_k)
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
+            raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
+        config = SamplingConfig(do_sample=temperature > 0, temperature=float(temperature) or 1.0, top_k=top_k)
         if use_cache and self.custom_attention:
             raise ValueError("this model has a custom attention module without a KV cache: pass use_cache=False")
         was_training = self.training
         self.eval()
         try:
-            out, cache = idx, None
-            for _ in range(max_new_tokens):
-                if cache is not None and cache[0][0].shape[2] < self.config.block_size:
-                    step = self._run(out[:, -1:], cache, False)  # one new position (ids checked above)
-                else:
-                    step = self._run(out[:, -self.config.block_size :], None, False)  # the whole (cropped) context
-                cache = step.kv if use_cache else None
-                next_id = sample_next_token(step.logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
-                out = torch.cat([out, next_id], dim=1)  # (B, T + 1)
-            return out
+            return generate(lm_step(self, use_cache), idx, max_new_tokens, config, generator=generator).sequences
         finally:
             self.train(was_training)
-
-
-def _check_sampling(temperature: float, top_k: int | None) -> None:
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
-        raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"top_k={top_k!r} must be a positive integer or None")
-
-
-def sample_next_token(
-    logits: torch.Tensor,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """One id per row of ``logits`` (B, V), drawn from softmax(logits / temperature) restricted
-    to the ``top_k`` largest logits (ties with the k-th are kept); returns (B, 1).
-
-    ``temperature=0`` returns the argmax. ``generator`` must live on the device of ``logits``.
-    """
-    _check_sampling(temperature, top_k)
-    if logits.ndim != 2:
-        raise ValueError(f"logits must be (B, V), got shape {tuple(logits.shape)}")
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-    logits = logits.float() / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1): the k-th largest
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)  # (B, V)
-    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
 def _logits(output) -> torch.Tensor:

@@ -49,18 +49,6 @@ class Lookup(torch.nn.Module):
     def forward(self, idx):
         return self.table[idx]  # (B, T, V)
 
-    generate = GPT.generate
-
-    def _check_ids(self, idx):
-        return None
-
-    custom_attention = False
-
-    def _run(self, idx, past_kv, need_weights):
-        from helpers.transformer import GPTOutput
-
-        return GPTOutput(self.forward(idx), None, None)
-
 
 def test_memorised_text_is_extracted_and_heldout_is_not():
     V = 40

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from helpers.course import History, get_device, seed_everything, train_loop
+from helpers.course import History, get_device, seed_everything, train_loop, warmup_cosine
 
 
 def test_seed_everything_reproduces_all_generators():
@@ -84,3 +85,20 @@ def test_history_plot():
     h = History(steps=[1, 2, 3], loss=[3.0, 2.0, 1.0], eval_steps=[3], eval=[{"val_loss": 1.5}])
     ax = h.plot(window=2)
     assert ax.get_ylabel().startswith("loss") and len(ax.lines) == 3
+
+
+def test_warmup_cosine_drives_the_optimizer():
+    """A linear warm-up then a cosine decay to 0, as the learning rates the optimizer really uses."""
+    param = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([param], lr=0.5)
+    sched = warmup_cosine(opt, steps=40, warmup=5)
+    seen = []
+    for _ in range(45):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    expected = [0.5 * min(1.0, (s + 1) / 5) * 0.5 * (1 + math.cos(math.pi * min(s, 40) / 40)) for s in range(45)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-12, atol=1e-15)
+    assert seen[4] == pytest.approx(0.5 * 0.5 * (1 + math.cos(math.pi * 4 / 40))) and seen[40:] == [0.0] * 5
+    with pytest.raises(ValueError, match="steps"):
+        warmup_cosine(opt, steps=0)

@@ -11,6 +11,7 @@ from helpers.course import train_loop
 from helpers.rnn import (
     CharLM,
     CharLMConfig,
+    GRUCell,
     LSTMCell,
     RNNCell,
     TruncatedBPTT,
@@ -169,10 +170,11 @@ def test_lstm_memory_gradient_is_the_product_of_forget_gates():
     torch.testing.assert_close(state_gradient_norms(cell, x, wrt="c"), torch.tensor(expected, dtype=torch.float64))
 
 
-def test_gradient_norms_same_for_torch_cells_and_custom_loss():
+@pytest.mark.parametrize("ours_cls, ref_cls", [(LSTMCell, nn.LSTMCell), (GRUCell, nn.GRUCell)])
+def test_gradient_norms_same_for_torch_cells_and_custom_loss(ours_cls, ref_cls):
     torch.manual_seed(0)
-    ref = nn.LSTMCell(3, 5)
-    ours = LSTMCell(3, 5)
+    ref = ref_cls(3, 5)
+    ours = ours_cls(3, 5)
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(4, 15, 3)
     readout = nn.Linear(5, 2)

@@ -1,5 +1,6 @@
-"""helpers.rnn.charlm: state continuation, sampling against the softmax it should follow, greedy
-decoding against a full forward pass, streamed loss against the unchunked loss."""
+"""helpers.rnn.charlm: state continuation, sampling against the softmax it should follow and against
+a plain sampling loop, greedy decoding against a full forward pass, streamed loss against the
+unchunked loss."""
 
 import math
 
@@ -18,7 +19,7 @@ def _model(cell="lstm", seed=0, V=13):
     return CharLM(CharLMConfig(vocab_size=V, hidden_size=16, embed_dim=6, cell=cell)).double()
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn", "rnn_relu"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn_relu"])
 @pytest.mark.parametrize("fast", [False, True])
 def test_forward_shapes_and_state_continuation(cell, fast):
     model = _model(cell)
@@ -73,6 +74,22 @@ def test_sampling_is_reproducible_and_does_not_change_the_model():
     assert len(sample(model, torch.tensor([3]), 0)) == 0
 
 
+def test_sample_draws_what_a_plain_loop_draws():
+    """sample() goes through helpers.decoding; it must draw exactly what the loop it replaced drew:
+    the prompt once, then one token at a time, torch.multinomial on softmax(logits / T)."""
+    model = _model("lstm", seed=3).eval()
+    prompt = torch.tensor([1, 4, 2])
+    for temperature in (1.0, 0.6, 1.7):
+        g = torch.Generator().manual_seed(5)
+        logits, state = model(prompt[None])
+        expected = []
+        for _ in range(40):
+            probs = torch.softmax(logits[0, -1].float() / temperature, dim=-1)
+            expected.append(int(torch.multinomial(probs, 1, generator=g)[0]))
+            logits, state = model(torch.tensor([[expected[-1]]]), state)
+        assert sample(model, prompt, 40, temperature, torch.Generator().manual_seed(5)).tolist() == expected
+
+
 def test_stream_loss_equals_the_unchunked_loss():
     model = _model("lstm", seed=1)
     ids = torch.randint(0, 13, (81,), generator=torch.Generator().manual_seed(4))
@@ -114,7 +131,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="prompt"):
         sample(model, torch.tensor([], dtype=torch.long), 5)
     with pytest.raises(ValueError, match="cell"):
-        CharLMConfig(vocab_size=5, cell="gru")
+        CharLMConfig(vocab_size=5, cell="transformer")
     with pytest.raises(ValueError, match="hidden_size"):
         CharLMConfig(vocab_size=5, hidden_size=0)
     with pytest.raises(ValueError, match=r"\(B, T\)"):

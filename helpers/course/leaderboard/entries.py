@@ -7,6 +7,10 @@ and nothing else; no choice below was tuned on the test text.
   (:class:`helpers.ngrams.NGramLM`), with week 1's vocabulary rule: words seen once become
   ``<unk>``. Each spells its out-of-vocabulary words with a :class:`Speller` trained on those
   same once-seen training words. Cheap: retrained on every run (seconds).
+- Week 2: Bengio et al. (2003)'s neural language model (:class:`helpers.embeddings.NeuralLM`:
+  3 previous words, 64-d vectors, 128 tanh units, the adaptive softmax; the week 2 notebook's
+  recipe: Adam 3e-3 falling linearly to 0 over 3 passes, batches of 512) over week 1's vocabulary
+  (words seen once are ``<unk>``, spelled by the same speller as the n-gram models).
 - Week 3: the character bigram of weeks 3 and 5 (add-one counts,
   :func:`helpers.data.baseline_losses`) and week 3's character LSTM (:class:`helpers.rnn.CharLM`,
   256 units, its notebook's recipe: Adam 3e-3, clipping at 1, truncated BPTT over 64
@@ -43,15 +47,16 @@ from helpers.course.leaderboard.scoring import (
     unknown_char_bits,
 )
 from helpers.course.leaderboard.text import CanonicalText
-from helpers.course.training import train_loop
+from helpers.course.training import train_loop, warmup_cosine
 from helpers.data.chars import baseline_losses, random_windows
 from helpers.data.vocab import Vocab
+from helpers.embeddings.nplm import NeuralLM, NeuralLMConfig, by_frequency, context_windows, train_nplm
 from helpers.ngrams.model import NGramLM
 from helpers.rnn.bptt import TruncatedBPTT, stream_batches
 from helpers.rnn.charlm import CharLM, CharLMConfig
 from helpers.transformer.gpt import GPT, GPTConfig, lm_loss
 
-__all__ = ["CharModel", "char_vocab", "train_char_gpt", "train_char_lstm", "train_ngram", "word_speller"]
+__all__ = ["CharModel", "char_vocab", "train_bengio", "train_char_gpt", "train_char_lstm", "train_ngram", "word_speller"]
 
 MIN_COUNT = 2  # week 1: words seen once become <unk>
 CHAR_MIN_COUNT = 20  # weeks 3 and 5: rarer characters share the unknown symbol
@@ -84,6 +89,54 @@ register(Entry("kn3", week=1, name="Kneser-Ney 3-gram", unit="word",
                train=lambda ctx: train_ngram(ctx, 3, "kneser-ney"), recipe="interpolated modified Kneser-Ney; <unk> and speller as the unigram"))
 register(Entry("kn5", week=1, name="Kneser-Ney 5-gram", unit="word",
                train=lambda ctx: train_ngram(ctx, 5, "kneser-ney"), recipe="interpolated modified Kneser-Ney; <unk> and speller as the unigram"))  # fmt: skip
+
+
+# ------------------------------------------------------------------ week 2: the first neural LM
+BENGIO_CONTEXT = 3  # previous words: a 4-gram window, as in the week 2 notebook
+
+
+@dataclass
+class NPLMLogprobs:
+    """For :class:`OpenVocabularyLM`: natural-log P of each word and of ``</s>``, per sentence
+    (a class rather than a closure, so the trained entry can be cached with ``torch.save``)."""
+
+    model: NeuralLM
+    words: list[str]
+
+    @torch.no_grad()
+    def __call__(self, sentences: list[list[str]]) -> list[list[float]]:
+        if not sentences:
+            return []
+        self.model.eval()
+        contexts, targets = context_windows(sentences, self.words, BENGIO_CONTEXT + 1)
+        nll = torch.cat([self.model.nll(contexts[i : i + 4096], targets[i : i + 4096]) for i in range(0, len(targets), 4096)])
+        values, start = [], 0
+        for sentence in sentences:
+            values.append((-nll[start : start + len(sentence) + 1]).double().tolist())
+            start += len(sentence) + 1
+        return values
+
+
+def train_bengio(ctx: Context, epochs: float = 3.0, progress: bool = True) -> Trained:
+    """Week 2, section 3: ``NeuralLM`` over week 1's vocabulary, the notebook's recipe."""
+    with Stopwatch() as clock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="too few 1-grams")
+        sentences = ctx.train.sentences
+        counts = NGramLM(1, smoothing="mle", min_count=MIN_COUNT).fit(sentences)
+        words = by_frequency(counts.outcomes, sentences)  # the adaptive softmax wants frequent words first
+        contexts, targets = context_windows(sentences, words, BENGIO_CONTEXT + 1)
+        torch.manual_seed(ctx.seed)
+        model = NeuralLM(NeuralLMConfig(len(words), context=BENGIO_CONTEXT, embed_dim=64, hidden=128, cutoffs=(2000, 6000)))
+        train_nplm(model, contexts, targets, epochs=epochs, batch_size=512, lr=3e-3, seed=ctx.seed, progress=progress)
+        model.eval()
+        vocab = set(words)
+        speller = word_speller(ctx.train, vocab)
+    lm = OpenVocabularyLM(NPLMLogprobs(model, words), vocab, speller, model)
+    return Trained(lm, clock.wall, model.num_parameters() + speller.num_parameters(), clock.cpu)
+
+
+register(Entry("bengio", week=2, name="Bengio et al. 2003 neural LM", unit="word", train=train_bengio, cached=True,
+               recipe="3 previous words, 64-d vectors, 128 tanh units, adaptive softmax; Adam 3e-3 -> 0 over 3 passes x 512; <unk> and speller as the unigram"))  # fmt: skip
 
 
 # ------------------------------------------------------------------ weeks 3 and 5: characters
@@ -143,13 +196,6 @@ def train_char_lstm(ctx: Context, steps: int = STEPS, progress: bool = True) -> 
         train_loop(model, stream_batches(ids, batch_size=BATCH, bptt=BLOCK), TruncatedBPTT(), optimizer,
                    steps=steps, grad_clip=1.0, progress=progress, desc="character LSTM")  # fmt: skip
     return Trained(CharModel(model, vocab, "recurrent"), clock.wall, model.num_parameters(), clock.cpu)
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 30) -> torch.optim.lr_scheduler.LambdaLR:
-    """Week 5's schedule: linear warm-up over ``warmup`` steps, then a cosine decay to 0."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
 
 
 def train_char_gpt(ctx: Context, steps: int = STEPS, progress: bool = True) -> Trained:
