@@ -11,6 +11,8 @@ class in one process, and a few with one process per student. Both graders' scor
 compared with the score each kind must get where it is unambiguous (correct and lost
 metadata: full marks; blank, equal-to-anything and patched: zero).
 Prints a markdown table. Cell timeout 10 s for both graders (loops would otherwise dominate).
+``nextword grade`` runs with the best sandbox this machine has (named in the output): one fresh
+sandboxed kernel per submission, test cells in the grader's process.
 """
 
 from __future__ import annotations
@@ -121,7 +123,12 @@ def main() -> None:
         seconds, scores = plain_nbgrader(week, work / "clean", few, per_student=True)
         rows.append((week, "nbgrader (defaults)", "1 process per student", "well-formed", len(few), seconds, 0, 0))
         shutil.rmtree(work)
-    print(f"\nCPU cores: {os.cpu_count()}; cell timeout {TIMEOUT} s; autograde + feedback for every submission\n")
+    from helpers.grading.sandbox import detect_sandbox
+
+    load = os.getloadavg()
+    print(f"\nCPU cores: {os.cpu_count()}; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min); "
+          f"cell timeout {TIMEOUT} s; autograde + feedback for every submission")  # fmt: skip
+    print(f"nextword grade sandbox: {detect_sandbox().detail}\n")
     print("| week | grader | parallelism | class | submissions | seconds | per minute | wrong grades (of unambiguous) |")
     print("|---|---|---|---|---:|---:|---:|---|")
     for week, grader, how, label, n, seconds, bad, judged in rows:

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory", type=int, default=None, help="MB of memory a submission may use (default 4096)")
     grade.add_argument("--student", action="append", default=None, help="regrade only this student (repeatable)")
     grade.add_argument("--scheduler", default=None, help="address of a Dask scheduler to grade on")
-    grade.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap even if available")
+    grade.add_argument("--sandbox", choices=["bubblewrap", "landlock"], default=None,
+                       help="require this sandbox (default: the best this machine has; none: refuse)")
+    grade.add_argument("--no-sandbox", action="store_true", help="grade without a sandbox (unsafe: for trying things out)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     site = commands.add_parser("site", help="write the course as a static HTML site")

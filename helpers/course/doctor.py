@@ -83,12 +83,15 @@ def check_environment(instructor: bool = False, sandbox: bool = True) -> list[Ch
     except Exception as error:
         checks.append(Check("device", "device", "FAIL", f"{type(error).__name__}: {error}"))
     if sandbox:
-        from helpers.grading.sandbox import sandbox_available
+        from helpers.grading.sandbox import detect_sandbox
 
-        if sandbox_available():
-            checks.append(Check("grading", "bubblewrap sandbox", "OK", "submissions run without network or course files"))
+        info = detect_sandbox()
+        if info.kind == "bubblewrap":
+            checks.append(Check("grading", "sandbox", "OK", info.detail))
+        elif info.kind == "landlock":
+            checks.append(Check("grading", "sandbox", "--", f"partial: {info.detail}; install bubblewrap for full isolation"))
         else:
-            checks.append(Check("grading", "bubblewrap sandbox", "--", "not usable: grading runs unsandboxed (apt install bubblewrap)"))
+            checks.append(Check("grading", "sandbox", "--", f"none: {info.detail}; nextword grade refuses to run (or --no-sandbox)"))
     return checks
 
 

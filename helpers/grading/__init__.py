@@ -15,14 +15,15 @@ from helpers.grading.checks import (
     check_callable,
     check_close,
     check_equal,
-    check_own_work,
     check_raises,
     check_shape,
     check_true,
     check_type,
-    fresh_import,
+    is_instance,
     plain,
+    type_name,
 )
+from helpers.grading.origins import check_own_work, fresh_import, run_in_notebook, seed_notebook
 
 __all__ = [
     "GradingFailure",
@@ -40,7 +41,11 @@ __all__ = [
     "check_true",
     "check_type",
     "fresh_import",
+    "is_instance",
     "plain",
+    "run_in_notebook",
+    "seed_notebook",
+    "type_name",
 ]
 
 

@@ -7,8 +7,16 @@ into a *plain* value (exact ``bool``/``int``/``float``/``str``, ``list``/``tuple
 those, or a fresh ``float64``/``int64`` NumPy array) using the base types' own methods, and only
 then compare. Anything else is refused with a message that says what was expected.
 
-Failures raise :class:`GradingFailure` (an ``AssertionError``) whose message helps the student
-without printing the expected value of a hidden test unless ``reveal=True``.
+Failures raise :class:`GradingFailure` (an ``AssertionError``) whose message helps the student.
+With ``reveal=False`` (hidden tests) it names what was checked and where it differs, but prints
+neither the expected value nor the student's, so feedback cannot carry a hidden test's data.
+
+When ``nextword grade`` runs a test cell, the cell runs in the grader's process and the
+notebook's objects are proxies (:mod:`helpers.grading.remote`): these checks accept the plain
+data that calls on proxies return, refuse the proxies themselves, and read types and origins
+of proxies from the student's side (:func:`check_type`, :func:`check_own_work`). Code that has
+to run next to the student's objects (autograd through their model, a training loop) goes
+through :func:`run_in_notebook`; :func:`seed_notebook` seeds the notebook's random generators.
 
 >>> check_close([0.1 + 0.2], [0.3])
 >>> check_equal(("a", 1), ("a", 1))
@@ -16,8 +24,8 @@ without printing the expected value of a hidden test unless ``reveal=True``.
 
 from __future__ import annotations
 
-import importlib.util
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -32,13 +40,13 @@ __all__ = [
     "check_callable",
     "check_close",
     "check_equal",
-    "check_own_work",
     "check_raises",
     "check_shape",
     "check_true",
     "check_type",
-    "fresh_import",
+    "is_instance",
     "plain",
+    "type_name",
 ]
 
 # Bound at import time: a student who rebinds numpy's functions later does not reach these.
@@ -60,11 +68,34 @@ def _fail(message: str) -> None:
     raise GradingFailure(message)
 
 
+def _proxy_class():
+    remote = sys.modules.get("helpers.grading.remote")
+    return remote.NotebookObject if remote is not None else None
+
+
+def _is_proxy(value) -> bool:
+    proxy = _proxy_class()
+    return proxy is not None and _type(value) is proxy
+
+
+def _unfresh(name: str) -> str:
+    """``_fresh3_helpers.transformer.gpt.GPT`` -> ``helpers.transformer.gpt.GPT`` (classes of :func:`fresh_import` copies)."""
+    return re.sub(r"^_fresh\d+_", "", name)
+
+
+def type_name(value) -> str:
+    """The qualified name of ``value``'s type (for a notebook proxy: of the object it stands for)."""
+    if _is_proxy(value):
+        return _unfresh(object.__getattribute__(value, "_nb_type"))
+    t = _type(value)
+    return _unfresh(t.__qualname__ if t.__module__ in ("builtins", "__main__") else f"{t.__module__}.{t.__qualname__}")
+
+
 def _describe(value) -> str:
-    return _type(value).__module__ + "." + _type(value).__qualname__ if _type(value).__module__ not in (
-        "builtins",
-        "__main__",
-    ) else _type(value).__qualname__
+    name = type_name(value)
+    if _is_proxy(value):
+        return f"{name.rsplit('.', 1)[-1]} (an object of the notebook)"
+    return name
 
 
 def plain(value, name: str = "value"):
@@ -109,6 +140,12 @@ def plain(value, name: str = "value"):
         f"{name} should be a number, string, list, tuple, dict, NumPy array or tensor, "
         f"but it is a {_describe(value)}"
     )
+
+
+def _remote():
+    import helpers.grading.remote as remote
+
+    return remote
 
 
 def _from_numpy(array: np.ndarray, name: str) -> np.ndarray:
@@ -185,11 +222,39 @@ def _has_text(value) -> bool:
     return False
 
 
-def check_type(value, types: type | tuple[type, ...], name: str = "value") -> None:
-    """``value`` is an instance of ``types`` (checked on the real class, not ``__class__``)."""
+def _qualified(t) -> str:
+    return _unfresh(t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}")
+
+
+def is_instance(value, types) -> bool:
+    """``isinstance`` for test cells: true when ``value`` is an instance of one of ``types``.
+
+    Works where ``isinstance`` cannot: on a notebook object in ``nextword grade`` (a proxy:
+    decided by the names of the classes the object has in the notebook) and with a class of
+    the notebook (``is_instance(m, LoRA)`` for the modules of a student's model). A class of a
+    :func:`fresh_import` copy (``FT.SequenceClassifier``) stands for the course's class of the
+    same name, in the grader and in a student's ``check()``.
+    """
     types = types if _isinstance(types, tuple) else (types,)
-    if not any(issubclass(_type(value), t) for t in types):
-        wanted = " or ".join(t.__name__ for t in types)
+    names = [_qualified(t) for t in types]  # a class of the notebook answers with its own names
+    if _is_proxy(value):
+        info = _remote().describe(value) or {}
+        mro = {_unfresh(str(n)) for n in info.get("mro", []) if _isinstance(n, str)}
+        return any(n in mro for n in names)
+    local = [t for t in types if not _is_proxy(t)]  # an object here is never of a notebook class
+    if any(issubclass(_type(value), t) for t in local):
+        return True
+    # a course class and its fresh_import copy stand for each other (names compared only then)
+    mro = {_qualified(c): c.__module__.startswith("_fresh") for c in _type(value).__mro__}
+    return any(_qualified(t) in mro and (t.__module__.startswith("_fresh") or mro[_qualified(t)]) for t in local)
+
+
+def check_type(value, types: type | tuple[type, ...], name: str = "value") -> None:
+    """``value`` is an instance of ``types`` (checked on the real class, not ``__class__``;
+    see :func:`is_instance` for notebook objects and ``fresh_import`` classes)."""
+    types = types if _isinstance(types, tuple) else (types,)
+    if not is_instance(value, types):
+        wanted = " or ".join(str(t.__name__) for t in types)
         _fail(f"{name} should be a {wanted}, but it is a {_describe(value)}")
 
 
@@ -228,9 +293,9 @@ def check_close(
     where = bad[0]
     got, want = a[where].item(), e[where].item()
     location = f" at index {where}" if a.ndim else ""
-    message = f"{name} is wrong{location}: got {got!r}"
+    message = f"{name} is wrong{location}"
     if reveal:
-        message += f", expected {want!r}"
+        message += f": got {got!r}, expected {want!r}"
     if not math.isfinite(got):
         message += " (not a finite number)"
     elif reveal:
@@ -247,12 +312,12 @@ def check_equal(actual, expected, *, name: str = "value", reveal: bool = True) -
     shape and every entry; floats are compared exactly: use :func:`check_close` for those.
     """
     a, e = plain(actual, name), plain(expected, "expected value")
-    problem = _difference(a, e, name)
+    problem = _difference(a, e, name, reveal)
     if problem is not None:
         _fail(problem + (f"; expected {e!r}" if reveal and len(repr(e)) < 300 else ""))
 
 
-def _difference(a, e, path: str) -> str | None:
+def _difference(a, e, path: str, reveal: bool = True) -> str | None:
     """Where two plain values differ, as a sentence, or None if they are equal."""
     if _isinstance(e, _ndarray) or _isinstance(a, _ndarray):
         try:
@@ -264,15 +329,15 @@ def _difference(a, e, path: str) -> str | None:
         same = a_arr == e_arr
         if not bool(_np_array(same).all()):
             index = tuple(int(i) for i in _np_argwhere(~same)[0])
-            return f"{path} differs at index {index}: got {a_arr[index].item()!r}"
+            return f"{path} differs at index {index}" + (f": got {a_arr[index].item()!r}" if reveal else "")
         return None
     if _isinstance(e, (list, tuple)):
         if not _isinstance(a, (list, tuple)):
-            return f"{path} should be a sequence, but it is a {_type(a).__name__}: {_short(a)}"
+            return f"{path} should be a sequence, but it is a {_type(a).__name__}" + (f": {_short(a)}" if reveal else "")
         if len(a) != len(e):
             return f"{path} has {len(a)} items, expected {len(e)}"
         for i, (x, y) in enumerate(zip(a, e, strict=True)):
-            problem = _difference(x, y, f"{path}[{i}]")
+            problem = _difference(x, y, f"{path}[{i}]", reveal)
             if problem:
                 return problem
         return None
@@ -281,18 +346,20 @@ def _difference(a, e, path: str) -> str | None:
             return f"{path} should be a dict, but it is a {_type(a).__name__}"
         missing, extra = [k for k in e if k not in a], [k for k in a if k not in e]
         if missing or extra:
+            if not reveal:
+                return f"{path} keys differ: {len(missing)} missing, {len(extra)} unexpected"
             return f"{path} keys differ: missing {_short(missing)}, unexpected {_short(extra)}"
         for key in e:
-            problem = _difference(a[key], e[key], f"{path}[{key!r}]")
+            problem = _difference(a[key], e[key], f"{path}[{key!r}]" if reveal else f"{path}[...]", reveal)
             if problem:
                 return problem
         return None
     numbers = (int, float)
     if _type(e) in numbers and _type(a) in numbers and _type(a) is not bool and _type(e) is not bool:
-        return None if a == e else f"{path} is {_short(a)}"
+        return None if a == e else f"{path} is {_short(a)}" if reveal else f"{path} is wrong"
     if _type(a) is not _type(e):
-        return f"{path} should be a {_type(e).__name__}, but it is a {_type(a).__name__}: {_short(a)}"
-    return None if a == e else f"{path} is {_short(a)}"
+        return f"{path} should be a {_type(e).__name__}, but it is a {_type(a).__name__}" + (f": {_short(a)}" if reveal else "")
+    return None if a == e else f"{path} is {_short(a)}" if reveal else f"{path} is wrong"
 
 
 def _short(value, limit: int = 120) -> str:
@@ -316,20 +383,12 @@ def check_true(condition, message: str) -> None:
 
 def check_callable(obj, name: str) -> None:
     """``obj`` is a function (or other callable) the student defined."""
+    if _is_proxy(obj):
+        if object.__getattribute__(obj, "_nb_callable") is not True:
+            _fail(f"{name} should be a function, but it is a {_describe(obj)}")
+        return
     if not callable(obj):
         _fail(f"{name} should be a function, but it is a {_describe(obj)}")
-
-
-def check_own_work(obj, name: str) -> None:
-    """``obj`` (a function or class) was written in the notebook, not imported from the course
-    package, which holds the reference version of every kernel."""
-    module = getattr(obj, "__module__", None) or ""
-    target = obj if _isinstance(obj, type) else getattr(obj, "__func__", obj)
-    if module == "helpers" or module.startswith("helpers.") or module.startswith("_fresh"):
-        _fail(f"{name} comes from the course package ({module}); write your own version in the notebook")
-    code = getattr(target, "__code__", None)
-    if code is not None and "/helpers/" in code.co_filename.replace("\\", "/"):
-        _fail(f"{name} comes from the course package; write your own version in the notebook")
 
 
 def check_raises(expected: type | tuple[type, ...], fn: Callable, *args, name: str | None = None, **kwargs) -> BaseException:
@@ -346,25 +405,3 @@ def check_raises(expected: type | tuple[type, ...], fn: Callable, *args, name: s
     _fail(f"{label} should raise {wanted}, but it returned normally")
 
 
-def fresh_import(module_name: str):
-    """A new copy of ``module_name`` loaded from its file, not the one in ``sys.modules``.
-
-    Tests use it for reference code, so that a student who patched the imported module (say
-    ``helpers.ngrams.NGramLM.prob = ...``) cannot change the reference answers. Modules it
-    imports in turn come from ``sys.modules``; the grader restores those before every test.
-    """
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.origin is None or spec.loader is None:
-        raise ImportError(f"cannot find module {module_name!r} to import afresh")
-    global _fresh_count
-    _fresh_count += 1
-    fresh_name = f"_fresh{_fresh_count}_{module_name}"
-    fresh = importlib.util.spec_from_file_location(fresh_name, spec.origin)
-    module = importlib.util.module_from_spec(fresh)
-    module.__package__ = spec.parent  # relative imports resolve against the real package
-    sys.modules[fresh_name] = module  # dataclasses and pickling look their module up here
-    fresh.loader.exec_module(module)
-    return module
-
-
-_fresh_count = 0

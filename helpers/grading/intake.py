@@ -39,82 +39,128 @@ class Submission:
     status: str = ""  # empty when gradeable; else missing | invalid | ambiguous
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    file_id: str = ""  # a file name for this student's feedback and results: unique in the class
+
+    def __post_init__(self):
+        self.file_id = self.file_id or safe_id(self.student_id)
 
     @property
     def sha256(self) -> str:
         digest = hashlib.sha256()
         for name in sorted(self.files):
-            digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
+            digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + self.files[name] + b"\0")
         return digest.hexdigest()
 
 
+def _readable(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.@-]+", "_", text.strip()).strip("._") or "unnamed"
+
+
 def safe_id(text: str) -> str:
-    """A student id usable as a file name: letters, digits, ``-``, ``_``, ``.``, ``@``."""
-    cleaned = re.sub(r"[^\w.@-]+", "_", text.strip(), flags=re.UNICODE).strip("._")
-    return cleaned or "unnamed"
+    """A file name for a student id: ASCII letters, digits, ``-``, ``_``, ``.``, ``@``; when the
+    id had to be changed to get there, a short hash of the original keeps it unique."""
+    readable = _readable(text)
+    if readable == text:
+        return readable
+    return f"{readable}~{hashlib.sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def find_submissions(path: str | Path, assignment: str, notebook_names: list[str]) -> list[Submission]:
     """Every submission under ``path`` (folder or zip) for ``assignment``.
 
     ``notebook_names`` are the file names of the released notebooks (``["week01.ipynb"]``),
-    used to pick the right notebook when a student handed in several.
+    used to pick the right notebook when a student handed in several. Students are told apart
+    by their exact id: ids that only look alike (``a b`` and ``a_b``, ``Ann`` and ``ann``) get
+    separate rows, and a note says so.
     """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"submissions {str(path)!r} do not exist: give a folder or a .zip file")
-    entries = _read_zip(path) if path.is_file() else _read_folder(path)
+    broken: dict[str, str] = {}
+    entries = _read_zip(path, broken) if path.is_file() else _read_folder(path, broken)
     entries = {name: data for name, data in entries.items() if not _IGNORED.search(name)}
-    if not entries:
+    broken = {name: why for name, why in broken.items() if not _IGNORED.search(name)}
+    if not entries and not broken:
         raise ValueError(f"no files found in {str(path)!r}")
-    entries = _strip_common_folder(entries)
+    names = _strip_common_folder({**entries, **dict.fromkeys(broken, b"")})
     groups: dict[str, dict[str, bytes]] = {}
+    damaged: dict[str, list[str]] = {}
     plain_files: set[str] = set()  # students whose file name is their id: <student_id>.ipynb
-    for name, data in entries.items():
-        student, inner = _owner(name)
-        groups.setdefault(safe_id(student), {})[inner] = data
-        if "/" not in name and not _CANVAS.match(name):
-            plain_files.add(safe_id(student))
-    return [
-        _make_submission(student, files, notebook_names, student in plain_files)
-        for student, files in sorted(groups.items())
-    ]
+    for short, original in names.items():
+        student, inner = _owner(short)
+        groups.setdefault(student, {})[inner] = entries.get(original, b"")
+        if original in broken:
+            damaged.setdefault(student, []).append(f"{inner} ({broken[original]})")
+        if "/" not in short and not _CANVAS.match(short):
+            plain_files.add(student)
+    submissions = []
+    for student, files in sorted(groups.items()):
+        sub = _make_submission(student, files, notebook_names, student in plain_files)
+        if student in damaged:
+            sub.status = "invalid"
+            sub.message = f"could not read {', '.join(damaged[student][:3])} from the submissions: hand it in again"
+        submissions.append(sub)
+    _report_look_alikes(submissions)
+    return submissions
 
 
-def _read_folder(folder: Path) -> dict[str, bytes]:
+def _report_look_alikes(submissions: list[Submission]) -> None:
+    """Ids whose file names would collide (case, punctuation) stay apart, with a note."""
+    by_key: dict[str, list[Submission]] = {}
+    for sub in submissions:
+        by_key.setdefault(_readable(sub.student_id).lower(), []).append(sub)
+    for group in by_key.values():
+        if len(group) < 2:
+            continue
+        for sub in group:
+            sub.file_id = f"{_readable(sub.student_id)}~{hashlib.sha256(sub.student_id.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+            others = ", ".join(repr(o.student_id) for o in group if o is not sub)
+            sub.notes.append(f"other submissions have a similar id ({others}): graded separately, files named {sub.file_id}")
+
+
+def _read_folder(folder: Path, broken: dict[str, str]) -> dict[str, bytes]:
     files = {}
     for file in sorted(folder.rglob("*")):
-        if file.is_file() and not file.is_symlink():
-            rel = file.relative_to(folder).as_posix()
+        if file.is_symlink() or not file.is_file():
+            continue
+        rel = file.relative_to(folder).as_posix()
+        try:
             files[rel] = file.read_bytes() if file.stat().st_size <= MAX_FILE_BYTES else b""
+        except OSError as error:
+            broken[rel] = f"{type(error).__name__}: {error.strerror or error}"
     return files
 
 
-def _read_zip(path: Path) -> dict[str, bytes]:
+def _read_zip(path: Path, broken: dict[str, str]) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ValueError(f"{str(path)!r} is neither a folder nor a readable zip file ({error})") from None
     files = {}
     with archive:
         for info in archive.infolist():
-            name = PurePosixPath(info.filename)
+            name = PurePosixPath(info.filename.replace("\\", "/"))
             if info.is_dir() or name.is_absolute() or ".." in name.parts:
                 continue
-            files[name.as_posix()] = archive.read(info) if info.file_size <= MAX_FILE_BYTES else b""
+            try:
+                with archive.open(info) as entry:  # read at most the limit, whatever the header claims
+                    data = entry.read(MAX_FILE_BYTES + 1)
+                files[name.as_posix()] = data if len(data) <= MAX_FILE_BYTES else b""
+            except Exception as error:  # noqa: BLE001 - CRC errors, unknown compression, encryption, truncation
+                broken[name.as_posix()] = f"{type(error).__name__}: {str(error)[:80]}"
     return files
 
 
-def _strip_common_folder(entries: dict[str, bytes]) -> dict[str, bytes]:
-    """``export/alice.ipynb, export/bob.ipynb`` -> ``alice.ipynb, bob.ipynb``."""
+def _strip_common_folder(entries: dict[str, bytes]) -> dict[str, str]:
+    """Short name -> name in the export: ``export/alice.ipynb`` -> ``alice.ipynb``."""
+    names = {name: name for name in entries}
     while True:
-        tops = {name.split("/", 1)[0] for name in entries}
-        if len(tops) != 1 or all("/" not in name for name in entries):
-            return entries
-        top = tops.pop()
-        if _MOODLE.match(top):
-            return entries
-        entries = {name.split("/", 1)[1]: data for name, data in entries.items()}
+        tops = {name.split("/", 1)[0] for name in names}
+        if len(tops) != 1 or all("/" not in name for name in names):
+            return names
+        if _MOODLE.match(tops.pop()):
+            return names
+        names = {name.split("/", 1)[1]: original for name, original in names.items() if "/" in name}
 
 
 def _owner(name: str) -> tuple[str, str]:
@@ -122,12 +168,12 @@ def _owner(name: str) -> tuple[str, str]:
     parts = name.split("/")
     if len(parts) > 1:
         moodle = _MOODLE.match(parts[0])
-        student = f"{moodle['name']}_{moodle['uid']}" if moodle else parts[0]
+        student = f"{_readable(moodle['name'])}_{moodle['uid']}" if moodle else parts[0]  # the LMS id keeps it unique
         return student, "/".join(parts[1:])
     canvas = _CANVAS.match(parts[0])
     if canvas:
         file = re.sub(r"-\d+(\.\w+)$", r"\1", canvas["file"])  # week01-1.ipynb -> week01.ipynb
-        return f"{canvas['name']}_{canvas['uid']}", file
+        return f"{_readable(canvas['name'])}_{canvas['uid']}", file
     stem = parts[0].rsplit(".", 1)[0] if "." in parts[0] else parts[0]
     return stem, parts[0]
 

@@ -1,411 +1,393 @@
-"""The grading kernel: a warm process that forks one fresh child per submission.
+"""The student's side of grading: one process per submission, inside its sandbox.
 
-Starting Python, IPython, NumPy and PyTorch costs seconds; paying that for every student is
-what makes plain nbgrader slow. This process pays it once: it imports what the assignment
-needs, then for each submission ``fork()``s a child that starts with everything loaded and
-nothing from any other student. The child runs the notebook's cells one at a time as the
-coordinator (:mod:`helpers.grading.sandbox`) sends them, so a hidden test is not in the
-child's memory before its turn comes.
+It runs the notebook's own cells (given code, answers, cells the student added) and answers
+requests from the trusted grader about the resulting namespace: fetch a name, call a function,
+read an attribute, ... Every result goes back as plain data (:mod:`helpers.grading.wire`) or
+as a handle. Test cells never come here: they run in the grader's process, so nothing in this
+process takes part in a verdict, and hidden tests never reach it, only the arguments of the
+calls they make.
 
-Protocol: JSON lines. The coordinator writes commands to this process's stdin; replies go to
-its stdout. ``{"op": "job", ...}`` forks a child, which answers ``{"started": ...}``, then one
-reply per ``{"op": "cell", ...}``, and exits on ``{"op": "end"}``; then the parent answers
-``{"done": exit_status}`` and waits for the next job. Inside the child, student code cannot
-read these pipes through stdin/stdout (``input()`` sees end of file; ``print`` is captured).
+Arguments a request brings are decoded here (the grader is trusted, so objects it pickled are
+unpickled); after a call, arguments the student's code changed in place (arrays, tensors,
+lists, dicts, a model's weights, a generator's state) are sent back, so tests that check
+"the input must not change" still see the change.
 
-Run as ``python -m helpers.grading.kernel [--preload mod1,mod2]``.
+Started by :mod:`helpers.grading.sandbox` as ``python -I -c BOOT CONFIG_JSON``; speaks
+frames on file descriptors moved away from 0/1/2 (``print`` and ``os.write(1, ...)`` are
+captured, ``input()`` reads end of file).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
-import ctypes
+import io
 import json
 import os
-import resource
+import pickle
+import re
 import signal
 import sys
-import tempfile
 import time
-import traceback
+import types
 
-PROTOCOL_IN, PROTOCOL_OUT = 1020, 1021  # where the child keeps the pipes, away from 0/1/2
+import helpers.grading.wire as wire
+from helpers.grading.capture import Capture, read_new_output, strip_ansi
+from helpers.grading.shell import (
+    Plumbing,
+    cap_displays,
+    describe_error,
+    die_with_parent,
+    limit_resources,
+    make_shell,
+)
+
+PROTOCOL_IN, PROTOCOL_OUT = 1020, 1021
+_FRESH = re.compile(r"^_fresh\d+_(.+)$")
 
 
 class CellTimeout(BaseException):
-    """Raised inside a cell that ran past its time limit (a BaseException, so that a student's
-    ``except Exception`` does not swallow it)."""
+    """Raised inside student code that ran past its time limit (a BaseException, so that
+    ``except Exception`` in student code does not swallow it)."""
 
 
-class _Capture:
-    """A text stream that keeps at most ``cap`` bytes and counts the rest."""
+class _Unpickler(pickle.Unpickler):
+    """Objects from the grader: classes of ``fresh_import`` copies resolve to the real module;
+    handles inside them resolve to this process's objects."""
 
-    def __init__(self, name: str, cap: int, fd: int):
-        self.name, self.cap, self._fd = name, cap, fd
-        self.parts: list[str] = []
-        self.kept = 0
-        self.dropped = 0
-        self.encoding = "utf-8"
+    def __init__(self, data: bytes, kernel):
+        super().__init__(io.BytesIO(data))
+        self.kernel = kernel
 
-    def write(self, text) -> int:
-        text = text if isinstance(text, str) else str(text)
-        size = len(text.encode("utf-8", "replace"))
-        room = self.cap - self.kept
-        if size <= room:
-            self.parts.append(text)
-            self.kept += size
-        else:
-            if room > 0:
-                piece = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
-                self.parts.append(piece)
-                self.kept += len(piece.encode("utf-8"))
-            self.dropped += size - max(room, 0)
-        return len(text)
+    def find_class(self, module, name):
+        fresh = _FRESH.match(module)
+        return super().find_class(fresh.group(1) if fresh else module, name)
 
-    def writelines(self, lines) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def readable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-    def text(self) -> str:
-        text = "".join(self.parts)
-        if self.dropped:
-            text += f"\n[... output truncated: {self.dropped:,} more bytes not kept (limit {self.cap:,} bytes) ...]\n"
-        return text
+    def persistent_load(self, pid):
+        return self.kernel.objects[int(pid)]
 
 
-class _Guard:
-    """Snapshot of the modules and classes that tests and this kernel rely on, restored after
-    every cell.
-
-    A student who rebinds ``builtins.abs``, ``numpy.allclose``, ``torch.Tensor.__eq__`` or a
-    function of ``helpers.grading`` changes nothing for the cells that follow, tests included.
-    The restore itself only uses references taken here, before any student code ran.
-    """
-
-    PREFIXES = ("numpy", "torch", "helpers", "math", "operator", "functools", "itertools", "collections",
-                "builtins", "importlib", "inspect", "types", "re", "json", "random", "statistics", "os",
-                "posix", "signal", "time", "io", "traceback", "IPython")  # fmt: skip
-
-    def __init__(self):
-        import builtins
-
-        modules = [(n, m) for n, m in list(sys.modules.items()) if m is not None and n.split(".")[0] in self.PREFIXES]
-        modules.sort(key=lambda item: item[0] != "builtins")  # builtins first: the rest needs them
-        self.modules = [(name, module, vars(module), dict(vars(module))) for name, module in modules]
-        self.classes = []
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            for cls in (torch.Tensor, torch.nn.Module, torch.nn.Parameter):
-                self.classes.append((cls, vars(cls), dict(vars(cls))))
-        self.meta_path = list(sys.meta_path)
-        self.path_hooks = list(sys.path_hooks)
-        self._sys = sys
-        self._setattr, self._delattr = type.__setattr__, type.__delattr__
-        self._builtins = builtins
-
-    def restore(self) -> None:
-        missing, sys_ = _MISSING, self._sys
-        for name, module, namespace, snapshot in self.modules:
-            for key, value in dict.items(snapshot):
-                if dict.get(namespace, key, missing) is not value:
-                    dict.__setitem__(namespace, key, value)
-            if dict.get(sys_.modules, name) is not module:
-                dict.__setitem__(sys_.modules, name, module)
-        sys_.settrace(None)
-        sys_.setprofile(None)
-        sys_.meta_path[:] = self.meta_path
-        sys_.path_hooks[:] = self.path_hooks
-        sys_.path_importer_cache.clear()
-        for cls, current, snapshot in self.classes:
-            for key, value in dict.items(snapshot):
-                if current.get(key, missing) is not value:
-                    try:
-                        self._setattr(cls, key, value)
-                    except (TypeError, AttributeError):
-                        pass
-            for key in [k for k in current if k not in snapshot]:
-                try:
-                    self._delattr(cls, key)
-                except (TypeError, AttributeError):
-                    pass
+def _qualname(t) -> str:
+    module = getattr(t, "__module__", "") or ""
+    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", "?")
+    return f"{module}.{name}" if module not in ("builtins", "") else str(name)
 
 
-_MISSING = object()
+class Kernel:
+    def __init__(self, config: dict, reader, writer):
+        self.config = config
+        self.reader, self.writer = reader, writer
+        self.objects: dict[int, object] = {}
+        self.ids: dict[int, int] = {}
+        self.next_id = 1
+        self.cap = int(config.get("output_bytes", 100_000))
+        self.fd_log = ""
+        self.fd_seen = 0
+        self.shell = None
+        self.handles = 0  # handles made for the current reply
 
+    # -- handles and values ---------------------------------------------------------------
+    def handle(self, value, buffers):
+        if type(value) is _Ref:  # the object itself, whatever it is
+            value = value.value
+        elif isinstance(value, types.ModuleType):  # the test imports its own copy by name
+            return {"$": "module", "name": str(value.__name__)}
+        self.handles += 1
+        if self.handles > 10_000:
+            raise ValueError("too many objects in one result")
+        key = id(value)
+        hid = self.ids.get(key)
+        if hid is None or self.objects.get(hid) is not value:
+            hid, self.next_id = self.next_id, self.next_id + 1
+            self.objects[hid], self.ids[key] = value, hid
+        try:
+            text = repr(value)
+        except BaseException as error:  # noqa: BLE001 - a broken __repr__ is the student's business
+            if isinstance(error, CellTimeout):
+                raise
+            text = f"<{type(value).__name__} object>"
+        return {"$": "h", "id": hid, "type": _qualname(type(value)), "repr": strip_ansi(str(text))[:300],
+                "callable": callable(value)}  # fmt: skip
 
-def _make_shell():
-    """An IPython shell whose outputs and errors are recorded instead of printed."""
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
+    def encode(self, value, buffers):
+        if type(value) is _Ref:
+            return self.handle(value, buffers)
+        return wire.encode(value, buffers, self.handle)
 
-    class RecordingHook(DisplayHook):
-        def write_output_prompt(self):
-            pass
+    def decode(self, obj, buffers):
+        def other(tagged):
+            if tagged["$"] == "h":
+                return self.objects[int(tagged["id"])]
+            if tagged["$"] == "pickle":
+                return _Unpickler(buffers[int(tagged["b"])], self).load()
+            raise wire.ProtocolError(f"unknown value {tagged['$']!r}")
 
-        def write_format_data(self, format_dict, md_dict=None):
-            self.shell.record_output({"output_type": "execute_result", "data": _keep(format_dict), "metadata": {}})
+        return wire.decode(obj, buffers, other)
 
-        def finish_displayhook(self):
-            pass
+    # -- I/O ------------------------------------------------------------------------------
+    def send(self, header: dict, buffers: list[bytes] | None = None) -> None:
+        self.writer.write(wire.pack_frame(header, buffers or []))
+        self.writer.flush()
 
-    class RecordingPublisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-            self.shell.record_output({"output_type": "display_data", "data": _keep(data), "metadata": {}})
+    def _alarm(self, seconds: float) -> None:
+        signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.001))
 
-        def clear_output(self, wait=False):
-            pass
+    # -- requests -------------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            frame = wire.read_frame_blocking(self.reader)
+            if frame is None:
+                return
+            request, buffers = frame
+            op = request.get("op")
+            if op == "end":
+                self.send({"id": request.get("id"), "ok": None})
+                return
+            if op == "release":
+                for hid in request.get("ids", []):
+                    obj = self.objects.pop(int(hid), None)
+                    if obj is not None:
+                        self.ids.pop(id(obj), None)
+                continue
+            self.answer(request, buffers)
 
-    class GradingShell(InteractiveShell):
-        outputs: list = []
-        error: dict | None = None
-
-        def record_output(self, output: dict) -> None:
-            self.outputs.append(output)
-
-        def _showtraceback(self, etype, evalue, stb):
-            try:
-                value = str(evalue)
-            except BaseException:  # a student's exception whose __str__ fails
-                value = "<unprintable exception>"
-            name = getattr(etype, "__name__", str(etype))
-            self.error = {"ename": name, "evalue": value[:2000], "traceback": [_plain(line) for line in stb][-40:]}
-
-    shell = GradingShell.instance(
-        colors="nocolor", displayhook_class=RecordingHook, display_pub_class=RecordingPublisher, history_length=0
-    )
-    shell.history_manager.enabled = False
-    return shell
-
-
-def _keep(data: dict) -> dict:
-    """Keep the text and image representations of an output, each at most 1 MB."""
-    kept = {}
-    for mime in ("text/plain", "image/png"):
-        value = data.get(mime)
-        if isinstance(value, str) and len(value) <= 1_000_000:
-            kept[mime] = value
-        elif isinstance(value, str):
-            kept[mime] = value[:100_000] + "\n[... truncated ...]" if mime == "text/plain" else None
-    return {k: v for k, v in kept.items() if v is not None}
-
-
-def _plain(line: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*m", "", line)
-
-
-def _send(stream, message: dict) -> None:
-    stream.write((json.dumps(message) + "\n").encode("utf-8"))
-    stream.flush()
-
-
-def _set_parent_death_signal() -> None:
-    """Ask Linux to kill this child if the grading kernel dies (no orphans left running)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the coordinator kills the process group
-        pass
-
-
-def _limit_resources(memory_mb: int | None, file_mb: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
-    if memory_mb:
-        used = _vm_data_bytes()
-        limit = used + memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-
-def _vm_data_bytes() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _run_child(job: dict, shell, reader, writer) -> None:
-    """Everything a child does for one submission; never returns (``os._exit``)."""
-    _set_parent_death_signal()
-    scratch = tempfile.mkdtemp(prefix="submission-", dir=job.get("tmp") or None)
-    for name, payload in job.get("files", {}).items():
-        path = os.path.join(scratch, name)
-        if os.path.commonpath([scratch, os.path.abspath(path)]) != scratch:
-            continue  # no writing outside the scratch folder
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(payload))
-    os.chdir(scratch)
-    # The protocol moves to high file descriptors; 0 reads nothing, 1 and 2 go to a file.
-    os.dup2(reader.fileno(), PROTOCOL_IN)
-    os.dup2(writer.fileno(), PROTOCOL_OUT)
-    os.set_inheritable(PROTOCOL_IN, False)
-    os.set_inheritable(PROTOCOL_OUT, False)
-    reader = os.fdopen(PROTOCOL_IN, "rb")
-    writer = os.fdopen(PROTOCOL_OUT, "wb")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    fd_log_path = os.path.join(tempfile.gettempdir(), f"fd-output-{os.getpid()}.txt")
-    fd_log = os.open(fd_log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd_log, 1)
-    os.dup2(fd_log, 2)
-    limits = job.get("limits", {})
-    cap = int(limits.get("output_bytes", 100_000))
-    _limit_resources(limits.get("memory_mb"), int(limits.get("file_mb", 64)))
-    for var, value in job.get("env", {}).items():
-        os.environ[var] = value
-    guard = _Guard()
-
-    def on_alarm(signum, frame):
-        raise CellTimeout("cell stopped: it ran past the time limit")
-
-    fd_seen = 0
-    _send(writer, {"started": True, "pid": os.getpid()})
-    while True:
-        line = reader.readline()
-        if not line:
-            break
-        message = json.loads(line)
-        if message.get("op") != "cell":
-            break
-        stdout = _Capture("stdout", cap, 1)
-        stderr = _Capture("stderr", cap, 2)
-        shell.outputs, shell.error = [], None
-        sys.stdout, sys.stderr = stdout, stderr
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(message.get("timeout", 120)))
+    def answer(self, request: dict, buffers: list[bytes]) -> None:
+        stdout, stderr = Capture("stdout", self.cap), Capture("stderr", self.cap)
+        reply: dict = {"id": request.get("id")}
+        out_buffers: list[bytes] = []
         start = time.perf_counter()
+        self.handles = 0
+        sys.stdout, sys.stderr = stdout, stderr
+        self._alarm(request.get("timeout", 120))
+        try:
+            if request.get("op") == "cell":
+                reply.update(self.run_cell(request["source"]))
+            else:
+                value, copyout = self.dispatch(request, buffers)
+                self.plumbing.restore()
+                if request.get("op") == "next" and value is _STOP:
+                    reply["stop"] = True
+                else:
+                    reply["ok"] = self.encode(value, out_buffers)
+                if copyout:
+                    reply["copyout"] = [[key, self.encode(v, out_buffers)] for key, v in copyout]
+        except CellTimeout:
+            reply["error"] = {"ename": "CellTimeout", "evalue": f"stopped after {request.get('timeout')} s (time limit)",
+                              "bases": [], "traceback": []}  # fmt: skip
+            reply["timed_out"] = True
+            out_buffers = []
+        except BaseException as error:  # noqa: BLE001 - every failure of student code is reported
+            reply["error"] = describe_error(error)
+            out_buffers = []
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.plumbing.restore()
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        reply["seconds"] = round(time.perf_counter() - start, 4)
+        outputs = reply.setdefault("outputs", [])
+        streams = []
+        if stdout.parts or stdout.dropped:
+            streams.append({"output_type": "stream", "name": "stdout", "text": stdout.text()})
+        fd_text, self.fd_seen = read_new_output(self.fd_log, self.fd_seen, self.cap)
+        if fd_text:
+            streams.append({"output_type": "stream", "name": "stdout", "text": fd_text})
+        if stderr.parts or stderr.dropped:
+            streams.append({"output_type": "stream", "name": "stderr", "text": stderr.text()})
+        reply["outputs"] = streams + outputs
+        try:
+            self.send(reply, out_buffers)
+        except (TypeError, ValueError):  # a result that JSON refuses (e.g. an int with 10^5 digits)
+            self.send({"id": request.get("id"), "outputs": streams, "error": {
+                "ename": "ValueError", "evalue": "the result is too large to send", "bases": ["ValueError"], "traceback": []}})
+
+    def dispatch(self, request: dict, buffers: list[bytes]):
+        op = request["op"]
+        ns = self.shell.user_ns
+        if op == "get":
+            name = request["name"]
+            if name not in ns:
+                raise NameError(f"name {name!r} is not defined in the notebook")
+            return ns[name], None
+        if op == "ref":  # a handle to a value the test read as data (to pass it back as itself)
+            name = request["name"]
+            return _Ref(ns[name]) if name in ns else None, None
+        target = self.decode(request["target"], buffers) if "target" in request else None
+        if op == "call":
+            raw = list(request.get("args", [])) + [v for _, v in request.get("kwargs", [])]
+            keys = list(range(len(request.get("args", [])))) + [str(k) for k, _ in request.get("kwargs", [])]
+            values = [self.decode(v, buffers) for v in raw]
+            # Arguments the grader sent as data (not handles to this notebook's own objects)
+            # are mirrored back when the call changed them in place.
+            mirrored = [(key, v) for key, v, r in zip(keys, values, raw, strict=True)
+                        if not (type(r) is dict and r.get("$") == "h") and _state(v) is not None]
+            before = {key: _snapshot(v) for key, v in mirrored}
+            n = len(request.get("args", []))
+            value = target(*values[:n], **dict(zip(keys[n:], values[n:], strict=True)))
+            changed = [(key, _state(v)) for key, v in mirrored if before[key] is not None and _snapshot(v) != before[key]]
+            return value, changed
+        if op == "getattr":
+            return getattr(target, request["name"]), None
+        if op == "setattr":
+            setattr(target, request["name"], self.decode(request["value"], buffers))
+            return None, None
+        if op == "delattr":
+            delattr(target, request["name"])
+            return None, None
+        key = self.decode(request["key"], buffers) if "key" in request else None
+        if op == "getitem":
+            return target[key], None
+        if op == "setitem":
+            target[key] = self.decode(request["value"], buffers)
+            return None, None
+        if op == "delitem":
+            del target[key]
+            return None, None
+        if op == "contains":
+            return bool(key in target), None
+        if op == "len":
+            return int(len(target)), None
+        if op == "bool":
+            return bool(target), None
+        if op == "iter":
+            return iter(target), None
+        if op == "next":
+            try:
+                return next(target), None
+            except StopIteration:
+                return _STOP, None
+        if op in ("repr", "str"):
+            return strip_ansi((repr if op == "repr" else str)(target))[:10_000], None
+        if op == "dir":
+            return [str(n) for n in dir(target)][:5000], None
+        if op == "describe":
+            return _describe(target), None
+        raise ValueError(f"unknown request {op!r}")
+
+    # -- cells ----------------------------------------------------------------------------
+    def run_cell(self, source: str) -> dict:
+        shell = self.shell
+        shell.outputs, shell.error = [], None
         timed_out = False
         try:
-            result = shell.run_cell(message["source"], store_history=False, silent=False)
+            result = shell.run_cell(source, store_history=False, silent=False)
             timed_out = isinstance(result.error_in_exec, CellTimeout)
         except CellTimeout:
             timed_out = True
-            shell.error = shell.error or {"ename": "CellTimeout", "evalue": "cell stopped: time limit", "traceback": []}
-        except BaseException as error:  # noqa: BLE001 - report anything the shell let through
-            shell.error = {"ename": type(error).__name__, "evalue": str(error)[:2000], "traceback": []}
-        finally:
-            guard.restore()  # undo any rebinding of library functions before anything else runs
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        seconds = time.perf_counter() - start
-        fd_text, fd_seen = _read_new(fd_log_path, fd_seen, cap)
-        outputs = []
-        if stdout.parts or stdout.dropped:
-            outputs.append({"output_type": "stream", "name": "stdout", "text": stdout.text()})
-        if fd_text:
-            outputs.append({"output_type": "stream", "name": "stdout", "text": fd_text})
-        if stderr.parts or stderr.dropped:
-            outputs.append({"output_type": "stream", "name": "stderr", "text": stderr.text()})
-        outputs.extend(_cap_outputs(shell.outputs, cap))
-        reply = {"index": message.get("index"), "outputs": outputs, "seconds": round(seconds, 4), "timed_out": timed_out}
-        if shell.error is not None:
+        except BaseException as error:  # noqa: BLE001 - what the shell let through
+            shell.error = describe_error(error)
+        self.plumbing.restore()
+        reply = {"outputs": cap_displays(shell.outputs, self.cap)}
+        if timed_out:
+            reply["timed_out"] = True
+            reply["error"] = {"ename": "CellTimeout", "evalue": "cell stopped: it ran past the time limit", "bases": [], "traceback": []}
+        elif shell.error is not None:
             reply["error"] = shell.error
-            if timed_out:
-                reply["error"]["evalue"] = f"cell stopped after {message.get('timeout', 120)} s (time limit)"
-        _send(writer, reply)
-    writer.flush()
-    os._exit(0)
+        return reply
 
 
-def _read_new(path: str, seen: int, cap: int) -> tuple[str, int]:
-    """Output written straight to file descriptors 1/2 since the last cell (capped)."""
+_STOP = object()
+
+
+class _Ref:
+    def __init__(self, value):
+        self.value = value
+
+
+def _state(value):
+    """What of an argument the grader mirrors: data as it is, a model's weights and modes."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        return {"state": dict(value.state_dict()), "training": {n: m.training for n, m in value.named_modules()},
+                "requires_grad": {n: p.requires_grad for n, p in value.named_parameters()}}
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return None
+    return value
+
+
+def _snapshot(value):
+    state = _state(value)
+    buffers: list[bytes] = []
     try:
-        size = os.path.getsize(path)
-    except OSError:
-        return "", seen
-    if size <= seen:
-        return "", seen
-    with open(path, "rb") as f:
-        f.seek(seen)
-        data = f.read(cap)
-    text = data.decode("utf-8", "replace")
-    if size - seen > cap:
-        text += f"\n[... output truncated: {size - seen - cap:,} more bytes not kept ...]\n"
-    return text, size
+        return wire.encode(state, buffers), buffers  # compared with ==, element by element
+    except (TypeError, ValueError):  # holds something that is not data: not mirrored
+        return None
 
 
-def _cap_outputs(outputs: list, cap: int) -> list:
-    kept, total = [], 0
-    for output in outputs:
-        size = sum(len(v) for v in output.get("data", {}).values())
-        if total + size > max(cap, 2_000_000):
-            kept.append({"output_type": "stream", "name": "stdout", "text": "[... further display outputs dropped: size limit ...]\n"})
-            break
-        kept.append(output)
-        total += size
-    return kept
+def _describe(obj) -> dict:
+    t = obj if isinstance(obj, type) else type(obj)
+    target = obj if isinstance(obj, type) else getattr(obj, "__func__", obj)
+    code = getattr(target, "__code__", None)
+    return {"type": _qualname(type(obj)), "mro": [_qualname(c) for c in t.__mro__], "is_class": isinstance(obj, type),
+            "module": str(getattr(obj, "__module__", "") or ""), "file": str(code.co_filename) if code else "",
+            "callable": callable(obj)}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="grading kernel (used by nextword grade)")
-    parser.add_argument("--preload", default="", help="comma-separated modules to import once")
-    args = parser.parse_args(argv)
+# -- start-up -------------------------------------------------------------------------------
+
+
+def main(config: dict) -> None:
+    """Boot: preload, restrict, then serve one submission and exit."""
+    die_with_parent()
     os.environ.setdefault("MPLBACKEND", "Agg")
-    reader = os.fdopen(os.dup(0), "rb")
-    writer = os.fdopen(os.dup(1), "wb")
-    sys.stdout = sys.stderr  # nothing printed while preloading can corrupt the protocol
-    shell = _make_shell()
+    os.dup2(0, PROTOCOL_IN)
+    os.dup2(1, PROTOCOL_OUT)
+    os.set_inheritable(PROTOCOL_IN, False)
+    os.set_inheritable(PROTOCOL_OUT, False)
+    reader = os.fdopen(PROTOCOL_IN, "rb", buffering=1 << 16)
+    writer = os.fdopen(PROTOCOL_OUT, "wb", buffering=1 << 16)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)  # until the scratch folder exists, stray output goes nowhere
+    sys.stdout = sys.stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    kernel = Kernel(config, reader, writer)
+    kernel.shell = make_shell()
     loaded = []
-    for name in filter(None, args.preload.split(",")):
+    for name in config.get("preload", []):
         try:
             __import__(name)
             loaded.append(name)
-        except BaseException:  # noqa: BLE001 - a missing optional module is not fatal here
+        except BaseException:  # noqa: BLE001 - a module that fails here fails again in its cell
             pass
     if "matplotlib" in sys.modules:
         import matplotlib
 
         matplotlib.use("Agg")
-    _send(writer, {"ready": True, "pid": os.getpid(), "preloaded": loaded})
-    while True:
-        line = reader.readline()
-        if not line:
-            return
-        try:
-            job = json.loads(line)
-        except ValueError:
-            _send(writer, {"error": "bad command"})
-            continue
-        if job.get("op") != "job":
-            _send(writer, {"error": f"unknown op {job.get('op')!r}"})
-            continue
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _run_child(job, shell, reader, writer)
-            except BaseException:  # noqa: BLE001 - last resort: say why, then die
-                try:
-                    _send(writer, {"fatal": traceback.format_exc()[-2000:]})
-                finally:
-                    os._exit(70)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        _send(writer, {"done": code})
+    if config.get("landlock"):
+        from helpers.grading.landlock import drop_capabilities, restrict
+
+        restrict(**config["landlock"])
+        drop_capabilities()
+    kernel.plumbing = Plumbing()
+    kernel.send({"ready": True, "pid": os.getpid(), "preloaded": loaded})
+    frame = wire.read_frame_blocking(reader)
+    if frame is None or frame[0].get("op") != "job":
+        os._exit(0)
+    job, _ = frame
+    scratch = job["scratch"]
+    os.makedirs(scratch, exist_ok=True)
+    for name, payload in job.get("files", {}).items():
+        path = os.path.abspath(os.path.join(scratch, name))
+        if os.path.commonpath([scratch, path]) != scratch:
+            continue  # no writing outside the scratch folder
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(payload))
+    os.chdir(scratch)
+    sys.path.insert(0, scratch)  # as in Jupyter: the notebook's folder is importable
+    kernel.fd_log = os.path.join(scratch, ".output.log")
+    log = os.open(kernel.fd_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    limit_resources(job.get("limits", {}))
+    signal.signal(signal.SIGALRM, _on_alarm)
+    kernel.send({"started": True})
+    kernel.serve()
+    writer.flush()
+    os._exit(0)
 
 
-if __name__ == "__main__":
-    main()
+def _on_alarm(signum, frame):
+    raise CellTimeout("stopped: time limit")
+
+
+if __name__ == "__main__":  # pragma: no cover - started through sandbox.BOOT
+    main(json.loads(sys.argv[1]))

@@ -1,278 +1,332 @@
-"""Coordinator side of a grading kernel: start it (sandboxed when possible), run jobs, enforce
-time limits, and replace it when a submission has to be killed.
+"""One sandbox per submission: start the student's kernel, talk to it, kill it whole.
 
-The sandbox is bubblewrap (``bwrap``) where the platform allows: no network, a read-only view
-of the system and of the Python installation, the course package but not the rest of the
-repository (``solutions/`` with its hidden tests is simply not there), and an empty ``/tmp``.
-Without bubblewrap the kernel still runs each submission in its own scratch folder and
-process, but a determined student could read files by absolute path: ``nextword doctor``
-and the grade summary say so.
+Three kinds, best first (:func:`detect_sandbox` picks):
+
+``bubblewrap``
+    ``bwrap`` with a new user namespace (also when the grader runs as root) and new pid,
+    network, IPC and UTS namespaces; every capability dropped, no nested user namespaces; a
+    cleared environment (an allow-list); a size-limited private ``/tmp``; read-only views of
+    the system libraries, Python and a copy of the course package with the week's reference
+    implementations stubbed (:mod:`helpers.grading.references`). ``solutions/``, the
+    submissions, the output folder and the home folder are simply not there. When the
+    submission ends its pid namespace dies with it: nothing it started survives.
+``landlock``
+    Without bubblewrap, the kernel process restricts itself with Landlock before any student
+    code runs (:mod:`helpers.grading.landlock`): the same read-only paths, writes only in its
+    own scratch folder, no TCP where the kernel supports it. No process namespace: the grader
+    kills its process group and sweeps up orphans.
+``none``
+    Only with ``--no-sandbox``: a separate process, scratch folder and rlimits; student code
+    can read and write whatever the grader can.
+
+In every kind a submission gets a fresh process (no state from another student), its own
+pipes, a cgroup for its whole process tree where the machine allows (:mod:`helpers.grading.budget`)
+and rlimits otherwise.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
-import selectors
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["GradingKernel", "JobResult", "sandbox_available"]
+import helpers.grading.wire as wire
+from helpers.grading.budget import make_budget
+from helpers.grading.paths import (
+    SYSTEM,
+    data_cache_files,
+    environment,
+    folder_size,
+    readable_paths,
+)
 
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+__all__ = ["KINDS", "Limits", "SandboxInfo", "StudentProcess", "data_cache_files", "detect_sandbox", "reap_orphans", "sandbox_available"]
+
+KINDS = ("bubblewrap", "landlock", "none")
+_COURSE_IN_SANDBOX = "/nextword/course"
+BOOT = "import json, sys; sys.path.insert(0, sys.argv[2]); from helpers.grading.kernel import main; main(json.loads(sys.argv[1]))"
 
 
 @dataclass
-class JobResult:
-    """What came back from one submission: one reply per cell that finished."""
+class Limits:
+    """Budget of one submission. Defaults: nbgrader's 120 s per cell and a laptop's memory."""
 
-    replies: dict[int, dict] = field(default_factory=dict)
-    status: str = "graded"  # graded | timeout | crashed
-    message: str = ""
-    seconds: float = 0.0
+    memory_mb: int = 4096  # on top of the preloaded libraries; whole process tree where cgroups exist
+    disk_mb: int = 512  # the sandbox's private /tmp (bubblewrap); per-file size elsewhere
+    processes: int = 64
+    file_mb: int = 256
+    output_bytes: int = 100_000  # per stream per cell
 
 
-def sandbox_available() -> bool:
-    """Whether bubblewrap is installed and can create a sandbox here."""
+@dataclass
+class SandboxInfo:
+    kind: str | None  # "bubblewrap", "landlock", or None: no usable sandbox
+    detail: str
+    bwrap_flags: list[str] = field(default_factory=list)
+    sized_tmp: bool = False  # this bwrap can limit the size of its /tmp (--size, bubblewrap >= 0.5)
+
+
+def _bwrap_probe(flags: list[str]) -> bool:
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False
+    binds = []
+    for path in SYSTEM:
+        if os.path.islink(path):
+            binds += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            binds += ["--ro-bind", path, path]
     try:
-        done = subprocess.run(
-            [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc", "/proc", "true"],
-            capture_output=True,
-            timeout=20,
-        )
+        done = subprocess.run([bwrap, *flags, "--dev", "/dev", "--proc", "/proc", *binds, "true"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
 
 
-def _sandbox_command(python_cmd: list[str], hide: list[Path]) -> list[str]:
-    """bwrap arguments: system and Python read-only, course package visible, nothing else."""
-    import helpers
+@functools.lru_cache(maxsize=1)
+def detect_sandbox() -> SandboxInfo:
+    """The best sandbox this machine can give (cached for the process)."""
+    base = ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session"]  # fmt: skip
+    why = "bubblewrap is not installed (apt install bubblewrap)"
+    if shutil.which("bwrap"):
+        for extra in (["--disable-userns", "--size", "1048576", "--tmpfs", "/tmp"], ["--size", "1048576", "--tmpfs", "/tmp"], ["--tmpfs", "/tmp"]):
+            if _bwrap_probe(base + extra):
+                flags = [f for f in extra if f in ("--disable-userns", "--size")]
+                detail = "bubblewrap: new user, pid, network and IPC namespaces, no capabilities, read-only system"
+                if "--size" not in flags:
+                    detail += " (this bwrap cannot limit the size of /tmp: upgrade to >= 0.5)"
+                return SandboxInfo("bubblewrap", detail, base + [f for f in flags if f == "--disable-userns"], "--size" in flags)
+        why = "bubblewrap is installed but cannot create a user namespace here (kernel.unprivileged_userns_clone, AppArmor?)"
+    from helpers.grading.landlock import abi_version
 
-    package = Path(helpers.__file__).resolve().parent
-    # The empty /tmp comes first: the read-only binds below may lie inside it (a virtual
-    # environment in /tmp), and a later tmpfs would cover them.
-    binds: list[str] = ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
-    for path in _SYSTEM_DIRS:
-        if os.path.exists(path):
-            binds += ["--ro-bind", path, path]
-    for path in {sys.prefix, sys.base_prefix, sys.exec_prefix, *[p for p in sys.path if p and "site-packages" in p]}:
-        real = os.path.realpath(path)
-        if os.path.isdir(real) and not _inside_any(real, hide):
-            binds += ["--ro-bind", real, real]
-            if real != path and os.path.isdir(path):
-                binds += ["--ro-bind", path, path]
-    binds += ["--ro-bind", str(package), str(package)]
-    command = [
-        shutil.which("bwrap") or "bwrap",
-        "--die-with-parent",
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--new-session",
-        *binds,
-        "--chdir", "/tmp",
-    ]  # fmt: skip
-    # Hide whatever else must stay out of reach even if a bind above exposed it.
-    for path in hide:
-        if path.exists():
-            command += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-    command += ["--ro-bind", str(package), str(package)]
-    return command + python_cmd
+    abi = abi_version()
+    if abi >= 1:
+        net = "no TCP" if abi >= 4 else "network NOT isolated (Landlock ABI < 4)"
+        return SandboxInfo("landlock", f"Landlock ABI {abi}: read-only system, writes only to its scratch folder, {net}; "
+                                       f"no process isolation ({why})")  # fmt: skip
+    return SandboxInfo(None, why + "; Landlock is not available either")
 
 
-def _inside_any(path: str, roots: list[Path]) -> bool:
-    return any(os.path.commonpath([path, str(r)]) == str(r) for r in roots if r.exists())
+def sandbox_available() -> bool:
+    """Whether the full (bubblewrap) sandbox works here."""
+    return detect_sandbox().kind == "bubblewrap"
 
 
-class KernelDied(RuntimeError):
-    pass
+class StudentProcess:
+    """The kernel process of one submission, in a sandbox of its own."""
 
-
-class GradingKernel:
-    """One warm grading kernel process, reused for many submissions."""
-
-    def __init__(
-        self,
-        preload: list[str] | None = None,
-        sandbox: bool | None = None,
-        hide: list[str | os.PathLike] | None = None,
-        start_timeout: float = 180.0,
-        threads: int = 1,
-    ):
-        self.preload = list(preload or [])
-        self.hide = [Path(p).resolve() for p in (hide or [])]
-        self.sandbox = sandbox_available() if sandbox is None else sandbox
-        self.start_timeout = start_timeout
-        self.threads = threads
+    def __init__(self, kind: str, course_root: Path, preload: list[str], limits: Limits, workdir: Path,
+                 hide: list[Path] | None = None, threads: int = 1, info: SandboxInfo | None = None,
+                 data_files: dict[str, str] | None = None):  # fmt: skip
+        if kind not in KINDS:
+            raise ValueError(f"sandbox kind {kind!r}: choose one of {', '.join(KINDS)}")
+        self.kind, self.course_root, self.preload, self.limits = kind, Path(course_root), list(preload), limits
+        self.workdir, self.threads = Path(workdir), threads
+        self.hide = [os.path.realpath(p) for p in (hide or [])]
+        self.info = info or detect_sandbox()
+        self.data_files = dict(data_files or {})  # name -> path: parsed corpora, shown read-only
         self.process: subprocess.Popen | None = None
-        self._buffer = b""
-        self.starts = 0
+        self.budget = None
+        self.scratch_host: str | None = None
+        self.reader: wire.FrameReader | None = None
+        self.started_at = 0.0
+        self.over_disk = False
 
-    # -- process management -------------------------------------------------------------
-    def _env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.upper().endswith(("TOKEN", "SECRET", "PASSWORD", "KEY"))}
-        threads = str(self.threads)
-        env.update(
-            OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
-            MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
-            HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-        )  # fmt: skip
-        if self.sandbox:
-            env.update(HOME="/tmp/home", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/home/.mpl", NEXTWORD_CACHE="/tmp/home/cache")
-        return env
+    # -- start ----------------------------------------------------------------------------
+    def start(self) -> StudentProcess:
+        import helpers
 
-    def start(self) -> None:
-        self.stop()
-        python_cmd = [sys.executable, "-m", "helpers.grading.kernel", "--preload", ",".join(self.preload)]
-        command = _sandbox_command(python_cmd, self.hide) if self.sandbox else python_cmd
-        self._stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=self._env(),
-            cwd=tempfile.gettempdir(),
-            start_new_session=True,
-        )
-        self._buffer = b""
-        self.starts += 1
-        reply = self._read(time.monotonic() + self.start_timeout)
-        if reply is None or not reply.get("ready"):
-            detail = self._stderr_tail()
-            self.stop()
-            raise RuntimeError(f"the grading kernel did not start: {detail or reply}")
+        real_package = os.path.dirname(os.path.realpath(helpers.__file__))
+        hide = sorted({*self.hide, real_package, os.path.realpath(str(Path.home()))})
+        config = {"preload": self.preload, "output_bytes": self.limits.output_bytes}
+        if self.kind == "bubblewrap":
+            scratch, home, tmp, course = "/tmp/work", "/tmp/home", "/tmp", _COURSE_IN_SANDBOX
+        else:
+            self.scratch_host = tempfile.mkdtemp(prefix="submission-", dir=self.workdir)
+            os.chmod(self.scratch_host, 0o700)
+            scratch = os.path.join(self.scratch_host, "work")
+            home, tmp, course = os.path.join(self.scratch_host, "home"), os.path.join(self.scratch_host, "tmp"), str(self.course_root)
+            for folder in (scratch, home, tmp, os.path.join(home, "cache")):
+                os.makedirs(folder)
+            for name, path in self.data_files.items():
+                shutil.copyfile(path, os.path.join(home, "cache", name))
+            if self.kind == "landlock":
+                config["landlock"] = {"read": [*readable_paths(hide), str(self.course_root), "/proc", "/sys"],
+                                      "write": [self.scratch_host]}  # fmt: skip
+        self.scratch = scratch
+        python = [sys.executable, "-I", "-c", BOOT, json.dumps(config), course]
+        if self.kind == "bubblewrap":
+            command = self._bwrap(hide) + ["--", *python]
+        else:
+            command = python
+        memory = (self.limits.memory_mb + 1024 + self.limits.disk_mb) * 2**20  # + preloaded libraries, + /tmp (in memory)
+        self.budget = make_budget(memory, self.limits.processes)
+        if self.budget is not None:  # join the groups before bubblewrap forks anything
+            command = ["/bin/sh", "-c", 'for p; do [ "$p" = -- ] && break; echo $$ > "$p" || exit 97; done; '
+                       'while [ "$1" != -- ]; do shift; done; shift; exec "$@"', "sh", *self.budget.procs, "--", *command]  # fmt: skip
+        self._stderr = tempfile.TemporaryFile(dir=self.workdir)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                        env=environment(home, tmp, self.threads), cwd="/", start_new_session=True)  # fmt: skip
+        os.set_blocking(self.process.stdin.fileno(), False)
+        self.reader = wire.FrameReader(self.process.stdout.fileno(), limit=512 * 2**20)
+        if self.scratch_host:  # no private size-limited /tmp here: watch the scratch folder instead
+            self._watch = threading.Thread(target=self._watch_disk, daemon=True)
+            self._watch.start()
+        self.started_at = time.monotonic()
+        return self
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
+    def _bwrap(self, hide: list[str]) -> list[str]:
+        size = ["--size", str(self.limits.disk_mb * 2**20)] if self.info.sized_tmp else []
+        command = [shutil.which("bwrap") or "bwrap", *self.info.bwrap_flags, "--hostname", "grading",
+                   *size, "--tmpfs", "/tmp", "--dir", "/tmp/work", "--dir", "/tmp/home",
+                   "--dev", "/dev", "--proc", "/proc"]  # fmt: skip
+        for path in SYSTEM:
+            if os.path.islink(path):
+                command += ["--symlink", os.readlink(path), path]
+        for path in readable_paths(hide):
+            command += ["--ro-bind", path, path]
+        command += ["--ro-bind", str(self.course_root), _COURSE_IN_SANDBOX, "--dir", "/tmp/home/cache"]
+        for name, path in self.data_files.items():
+            command += ["--ro-bind", path, f"/tmp/home/cache/{name}"]
+        command += ["--chdir", "/tmp/work"]
+        return command
+
+    def wait_ready(self, timeout: float = 180.0) -> dict:
+        header, _ = self.read(time.monotonic() + timeout)
+        if not header.get("ready"):
+            raise RuntimeError(f"the grading kernel did not start: {header}")
+        return header
+
+    def begin(self, files: dict[str, str], limits: dict, timeout: float = 60.0) -> None:
+        """Hand the kernel its submission (files as base64) and wait until it is set up."""
+        self.send({"op": "job", "scratch": self.scratch, "files": files, "limits": limits})
+        header, _ = self.read(time.monotonic() + timeout)
+        if not header.get("started"):
+            raise RuntimeError(f"the submission's process did not start: {header}")
+
+    # -- I/O ------------------------------------------------------------------------------
+    def send(self, header: dict, buffers: list[bytes] | None = None, deadline: float | None = None) -> None:
+        """Write a frame, giving up at ``deadline`` (a kernel that stops reading cannot block us)."""
+        data = memoryview(wire.pack_frame(header, buffers or []))
+        fd = self.process.stdin.fileno()
+        deadline = deadline if deadline is not None else time.monotonic() + 60
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            while data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                    raise TimeoutError("the notebook's process stopped reading")
+                data = data[os.write(fd, data[: 1 << 16]):]
+        except (BrokenPipeError, OSError, ValueError) as error:
+            raise EOFError(f"the notebook's process is gone ({error})") from None
+
+    def read(self, deadline: float) -> tuple[dict, list[bytes]]:
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
-            pass
-        for stream in (self.process.stdin, self.process.stdout):
+            return self.reader.read(deadline)
+        except EOFError:
+            raise EOFError(self.death_reason()) from None
+
+    def _watch_disk(self) -> None:
+        limit, root, process = self.limits.disk_mb * 2**20, self.scratch_host, self.process
+        while process.poll() is None and self.scratch_host == root:
+            if folder_size(root, limit) > limit:
+                self.over_disk = True
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
+            time.sleep(0.25)
+
+    def death_reason(self) -> str:
+        code = self.process.poll() if self.process else None
+        if code is None:
             try:
-                stream.close()
-            except OSError:
-                pass
-        self.process = None
+                code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        if self.budget is not None and self.budget.memory_exceeded():
+            return "it ran out of its memory budget"
+        if self.over_disk:
+            return f"it wrote more than its {self.limits.disk_mb} MB of files"
+        if code is not None and code < 0:
+            return f"killed by signal {signal.Signals(-code).name}" if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        if code is not None:
+            return f"it exited with status {code}"
+        return "it closed its connection"
 
-    def _stderr_tail(self) -> str:
+    def stderr_tail(self) -> str:
         try:
             self._stderr.seek(0)
             return self._stderr.read()[-3000:].decode("utf-8", "replace")
         except (OSError, ValueError, AttributeError):
             return ""
 
-    # -- I/O ----------------------------------------------------------------------------
-    def _write(self, message: dict) -> None:
-        assert self.process is not None and self.process.stdin is not None
+    # -- stop -----------------------------------------------------------------------------
+    def kill(self) -> None:
+        """Kill the whole submission: its process group, its cgroups, its scratch folder."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
+                pass
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self.budget is not None:
+            self.budget.kill()
+            self.budget = None
+        if self.scratch_host:
+            shutil.rmtree(self.scratch_host, ignore_errors=True)
+            self.scratch_host = None
         try:
-            self.process.stdin.write((json.dumps(message) + "\n").encode("utf-8"))
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            raise KernelDied(str(error)) from error
+            self._stderr.close()
+        except (OSError, AttributeError):
+            pass
 
-    def _read(self, deadline: float) -> dict | None:
-        """The next reply, or None when ``deadline`` passes first; KernelDied on end of file."""
-        assert self.process is not None and self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    return None
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    raise KernelDied("the grading kernel closed its output")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+
+def become_subreaper() -> None:
+    """Orphans of student code (``setsid`` helpers) become this process's children."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def reap_orphans(keep: set[int]) -> int:
+    """Kill and reap this process's children that are not in ``keep``; returns how many."""
+    me, killed = os.getpid(), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in keep:
+            continue
         try:
-            return json.loads(line)
-        except ValueError:
-            return {"garbled": line[:200].decode("utf-8", "replace")}
-
-    # -- jobs ---------------------------------------------------------------------------
-    def run(
-        self,
-        cells: list[dict],
-        files: dict[str, str] | None = None,
-        cell_timeout: float = 120.0,
-        total_timeout: float = 600.0,
-        grace: float = 5.0,
-        limits: dict | None = None,
-    ) -> JobResult:
-        """Run ``cells`` (dicts with ``index``, ``source``, ``kind``) for one submission.
-
-        A cell past ``cell_timeout`` is interrupted inside the child and the next cell runs; if
-        it does not stop within ``grace`` seconds, or the whole submission passes
-        ``total_timeout``, the child is killed, the kernel restarted, and the replies received
-        so far are returned with status "timeout".
-        """
-        if self.process is None or self.process.poll() is not None:
-            self.start()
-        result = JobResult()
-        start = time.monotonic()
-        job_deadline = start + total_timeout
-        job = {"op": "job", "files": files or {}, "limits": dict(limits or {}), "tmp": "/tmp" if self.sandbox else None}
-        try:
-            self._write(job)
-            started = self._read(min(job_deadline, time.monotonic() + 60))
-            if not started or not started.get("started"):
-                raise KernelDied(f"submission process did not start: {started}")
-            for cell in cells:
-                self._write({"op": "cell", "index": cell["index"], "source": cell["source"], "kind": cell["kind"], "timeout": cell_timeout})
-                cell_deadline = time.monotonic() + cell_timeout + grace
-                reply = self._read(min(cell_deadline, job_deadline))
-                if reply is None:
-                    total = time.monotonic() >= job_deadline
-                    result.status = "timeout"
-                    result.message = (
-                        f"stopped: the notebook ran past the {total_timeout:g} s limit for a submission"
-                        if total
-                        else f"stopped: a cell ran past the {cell_timeout:g} s limit and could not be interrupted"
-                    )
-                    result.replies[cell["index"]] = {"timed_out": True, "error": {"ename": "Timeout", "evalue": result.message, "traceback": []}, "outputs": []}
-                    self.stop()
-                    break
-                if "fatal" in reply or "done" in reply:
-                    raise KernelDied(reply.get("fatal") or "the submission process exited")
-                result.replies[cell["index"]] = reply
-                if reply.get("timed_out"):
-                    result.status = "timeout"
-                    result.message = f"a cell ran past the {cell_timeout:g} s limit and was stopped; later cells still ran"
-            else:
-                self._write({"op": "end"})
-                done = self._read(time.monotonic() + 30)
-                if done is None or "done" not in done:
-                    self.stop()
-        except KernelDied as error:
-            result.status = "crashed"
-            detail = str(error).strip().splitlines()[-1] if str(error).strip() else "no detail"
-            result.message = f"the notebook's process died while running (memory limit, os._exit or a crash): {detail}"
-            self.stop()
-        result.seconds = time.monotonic() - start
-        return result
-
-    def __enter__(self) -> GradingKernel:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+                killed += 1
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
+    return killed

@@ -24,8 +24,9 @@ from helpers.grading.notebook import grade_id, is_solution_cell, load_notebook
 
 __all__ = ["KINDS", "answers", "fill", "make_class"]
 
-KINDS = ("correct", "partial", "blank", "broken", "loop", "always_equal", "patched", "no_metadata")
+KINDS = ("correct", "partial", "blank", "broken", "loop", "always_equal", "patched", "no_metadata", "reference")
 DEFAULT_MIX = {"correct": 30, "partial": 25, "blank": 10, "broken": 10, "loop": 3, "always_equal": 7, "patched": 5, "no_metadata": 10}
+# ("reference" submissions are not in the default mix, so that benchmark classes stay comparable)
 
 _ANYTHING = '''
 class _Anything:
@@ -79,6 +80,44 @@ def _adversarial(code: str) -> str:
     return _ANYTHING + "".join(f"\ndef {name}(*args, **kwargs):\n    return _Anything()\n" for name in names)
 
 
+def _reference_wrappers(source_nb) -> dict[str, str]:
+    """Answer cells that wrap the course's own version of what they ask for, where the
+    assignment names it in ``hidden_references`` (two lines each: an import and a call)."""
+    import importlib
+
+    hidden = source_nb.metadata.get("nextword", {}).get("hidden_references", [])
+    offered: dict[str, str] = {}  # name -> module
+    for entry in hidden:
+        try:
+            module = importlib.import_module(entry)
+            names = [n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", "") == entry]
+            offered.update(dict.fromkeys(names, entry))
+        except ImportError:  # a function or class of a module (methods are not offered)
+            module_name, _, name = entry.rpartition(".")
+            try:
+                if callable(getattr(importlib.import_module(module_name), name, None)):
+                    offered[name] = module_name
+            except ImportError:
+                continue
+    wrapped = {}
+    for grade, code in answers(source_nb).items():
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        pieces = []
+        for node in tree.body:
+            module = offered.get(getattr(node, "name", None))
+            if isinstance(node, ast.FunctionDef) and module:
+                pieces.append(f"def {node.name}(*args, **kwargs):\n    from {module} import {node.name} as reference\n"
+                              f"    return reference(*args, **kwargs)\n")  # fmt: skip
+            elif isinstance(node, ast.ClassDef) and module:
+                pieces.append(f"import {module}\nclass {node.name}({module}.{node.name}):\n    pass\n")
+        if pieces:
+            wrapped[grade] = "\n".join(pieces)
+    return wrapped
+
+
 def make_submission(kind: str, source_nb, release_nb, rng: random.Random):
     """One submission of the given kind (see ``KINDS``)."""
     solved = answers(source_nb)
@@ -102,6 +141,8 @@ def make_submission(kind: str, source_nb, release_nb, rng: random.Random):
         nb = fill(release_nb, {k: _adversarial(v) for k, v in solved.items()})
         nb.cells.insert(1, nbformat.v4.new_code_cell(_PATCHES))
         return nb
+    if kind == "reference":  # wrappers around the course's hidden kernels; the rest left blank
+        return fill(release_nb, _reference_wrappers(source_nb))
     if kind == "no_metadata":
         nb = fill(release_nb, solved)
         for cell in nb.cells:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import textwrap
 from pathlib import Path
 
 import nbformat
 
 from helpers.course.notebooks import ROOT
+from helpers.grading.synthetic import _ANYTHING as ANYTHING
 from helpers.grading.synthetic import answers, fill
 
 WEEK = "week00"
@@ -43,3 +45,24 @@ def write(nb, folder: Path, name: str) -> Path:
 
 def clone(nb):
     return copy.deepcopy(nb)
+
+
+WRONG = {
+    "softmax": "def softmax(z):\n    import numpy as np\n    return np.zeros(np.shape(z))",
+    "cross_entropy": "def cross_entropy(logits, targets):\n    return 0.0",
+    "cross_entropy_grad": "def cross_entropy_grad(logits, targets):\n    import numpy as np\n    return np.zeros(np.shape(logits))",
+}
+
+# The equal-to-anything object of the synthetic classes, a float that lies, and answers using them.
+ALWAYS_EQUAL = ANYTHING + textwrap.dedent(
+    """
+    class LyingFloat(float):
+        def __eq__(self, other): return True
+        def __float__(self): return 1.3862943611198906
+        def __sub__(self, other): return 0.0
+
+    def softmax(z):
+        return _Anything()
+    """
+)
+

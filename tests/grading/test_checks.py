@@ -18,6 +18,7 @@ from helpers.grading import (
     check_raises,
     check_shape,
     check_true,
+    check_type,
     fresh_import,
     plain,
 )
@@ -155,6 +156,24 @@ def test_check_raises_and_own_work():
         pass
 
     check_own_work(mine, "mine")
+
+
+def test_check_type_takes_a_fresh_copy_for_the_course_class():
+    from helpers.data.vocab import Vocab
+
+    fresh = fresh_import("helpers.data.vocab")
+    check_type(Vocab.from_text("abc"), fresh.Vocab, name="vocab")  # students' check(): a local object
+    check_type(fresh.Vocab.from_text("abc"), Vocab, name="vocab")
+    check_type(Vocab.from_text("abc"), (int, fresh.Vocab), name="vocab")
+
+    class Vocab2:  # noqa: N801 - same name elsewhere is not the course's class
+        pass
+
+    Vocab2.__name__ = Vocab2.__qualname__ = "Vocab"
+    with pytest.raises(GradingFailure, match="should be a Vocab"):
+        check_type(Vocab2(), fresh.Vocab, name="vocab")
+    with pytest.raises(GradingFailure, match="should be a int"):
+        check_type(Vocab.from_text("abc"), int, name="vocab")
 
 
 def test_fresh_import_is_a_separate_copy():

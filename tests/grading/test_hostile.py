@@ -15,30 +15,11 @@ import pytest
 
 from helpers.course.cli import main
 from helpers.grading.sandbox import sandbox_available
-from helpers.grading.synthetic import _ANYTHING as ANYTHING
 from tests.grading import factory as f
+from tests.grading.factory import ALWAYS_EQUAL, WRONG
 
 CELL_TIMEOUT = 3
 TOTAL_TIMEOUT = 14
-
-WRONG = {
-    "softmax": "def softmax(z):\n    import numpy as np\n    return np.zeros(np.shape(z))",
-    "cross_entropy": "def cross_entropy(logits, targets):\n    return 0.0",
-    "cross_entropy_grad": "def cross_entropy_grad(logits, targets):\n    import numpy as np\n    return np.zeros(np.shape(logits))",
-}
-
-# The equal-to-anything object of the synthetic classes, a float that lies, and answers using them.
-ALWAYS_EQUAL = ANYTHING + textwrap.dedent(
-    """
-    class LyingFloat(float):
-        def __eq__(self, other): return True
-        def __float__(self): return 1.3862943611198906
-        def __sub__(self, other): return 0.0
-
-    def softmax(z):
-        return _Anything()
-    """
-)
 
 PATCHES = textwrap.dedent(
     """

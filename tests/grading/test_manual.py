@@ -2,7 +2,8 @@
 
 import nbformat
 
-from helpers.grading.runner import MANUAL, manual_parts, summarise
+from helpers.grading.batch import summarise
+from helpers.grading.runner import MANUAL, manual_parts
 
 
 def test_manual_answers_are_listed_with_their_points_and_summarised():
@@ -18,5 +19,5 @@ def test_manual_answers_are_listed_with_their_points_and_summarised():
                       "message": "graded by hand by a TA; not part of the autograded score"}]  # fmt: skip
     record = {"student_id": "s", "score": 3.0, "max_score": 3.0, "status": "graded",
               "parts": [{"part": "test_x", "points": 3.0, "max_points": 3.0, "status": "passed", "message": ""}, *parts]}  # fmt: skip
-    text = summarise([record], 1.0, True)
+    text = summarise([record], 1.0, "bubblewrap")
     assert f"card{' ' * 28} {MANUAL} (4 points, not in the score above)" in text and "out of 3" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 
 import nbformat
@@ -10,6 +11,7 @@ import pytest
 
 from helpers.course.cli import main
 from helpers.grading.intake import find_submissions
+from helpers.grading.sandbox import detect_sandbox
 from tests.grading import factory as f
 
 
@@ -42,14 +44,39 @@ def test_workers_agree_and_rerun_is_identical(tmp_path):
     assert _grades(two) == expected  # idempotent
 
 
-def test_dask_cluster_gives_the_same_grades(tmp_path):
+def _sheets(out):
+    """grades.csv and parts.csv without the timestamps: every row, every verdict, every message."""
+    grades = [{k: v for k, v in r.items() if k != "timestamp"} for r in csv.DictReader(open(out / "grades.csv"))]
+    return grades, list(csv.DictReader(open(out / "parts.csv")))
+
+
+def test_dask_cluster_gives_the_same_grades_and_guarantees(tmp_path):
+    """The same class on a LocalCluster, with two attackers: the same rows, parts and messages
+    as ``--workers 2`` on this machine, sandboxed the same way."""
     distributed = pytest.importorskip("distributed")
+    from tests.grading.factory import WRONG
+
     expected = _class(tmp_path / "subs")
+    forge = f.submission(WRONG)
+    forge.cells.insert(f.cell_index(forge, "imports") + 1, nbformat.v4.new_code_cell(
+        "import json, os, struct\nfor i in range(1, 200):\n    t = json.dumps({'id': i, 'ok': [0.5, 0.5]}).encode()\n"
+        "    os.write(1021, struct.pack('<II', len(t), 0) + t)\n"
+        "import helpers.grading.checks as c\nc.check_close.__code__ = (lambda *a, **k: None).__code__"))  # fmt: skip
+    f.write(forge, tmp_path / "subs", "eve")
+    expected["eve"] = 0.0
+    f.write(f.submission({"softmax": "import os\nos._exit(3)"}), tmp_path / "subs", "fay")  # a crash: a row all the same
+    local = tmp_path / "local"
+    assert main(["grade", "week00", str(tmp_path / "subs"), "--out", str(local), "--workers", "2", "--quiet"]) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         out = tmp_path / "dask"
         args = ["grade", "week00", str(tmp_path / "subs"), "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet"]
         assert main(args) == 0
-    assert _grades(out) == expected
+    assert {k: v for k, v in _grades(out).items() if k != "fay"} == expected
+    assert _sheets(out) == _sheets(local)
+    rows = {r["student_id"]: r for r in _sheets(out)[0]}
+    assert rows["fay"]["status"] == "crashed" and float(rows["fay"]["score"]) == 0
+    sandboxes = {json.loads(p.read_text())["sandbox"] for p in (out / "results").glob("*.json")}
+    assert sandboxes == {json.loads(p.read_text())["sandbox"] for p in (local / "results").glob("*.json")} == {detect_sandbox().kind}
 
 
 def test_canvas_zip(tmp_path):
@@ -113,11 +140,12 @@ def test_synthetic_class_for_trying_the_grader(tmp_path):
         make_class("week00", 4, tmp_path / "bad", mix={"lazy": 1})
 
 
-def test_sandbox_mounts_the_empty_tmp_before_the_python_it_needs():
+@pytest.mark.skipif(detect_sandbox().kind != "bubblewrap", reason="bubblewrap is not usable here")
+def test_sandbox_mounts_the_empty_tmp_before_the_python_it_needs(tmp_path):
     """A virtual environment under /tmp must stay visible inside the sandbox."""
-    from helpers.grading.sandbox import _sandbox_command
+    from helpers.grading.sandbox import Limits, StudentProcess
 
-    command = _sandbox_command(["python"], hide=[])
+    command = StudentProcess("bubblewrap", tmp_path, [], Limits(), tmp_path)._bwrap([])
     tmpfs = command.index("--tmpfs")
     assert command[tmpfs + 1] == "/tmp" and tmpfs < command.index("--ro-bind")
-    assert "--unshare-net" in command and command[-1] == "python"
+    assert "--unshare-net" in command and "--unshare-user" in command and "--cap-drop" in command
