@@ -27,7 +27,14 @@ import nbformat
 import pytest
 
 from helpers.course.notebooks import ROOT, find_notebooks
-from tests.course.lab import CHROMIUM_ARGS, MODEL_NOT_FOUND, JupyterLab, Notebook, need_browser, rendered_images
+from tests.course.lab import (
+    CHROMIUM_ARGS,
+    MODEL_NOT_FOUND,
+    JupyterLab,
+    Notebook,
+    need_browser,
+    rendered_images,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 WEEK1_TEXTS = ["in the early ", "the city of ", "he was born in "]  # next-word suggestions

@@ -50,7 +50,13 @@ from helpers.course.leaderboard.text import CanonicalText
 from helpers.course.training import train_loop, warmup_cosine
 from helpers.data.chars import baseline_losses, random_windows
 from helpers.data.vocab import Vocab
-from helpers.embeddings.nplm import NeuralLM, NeuralLMConfig, by_frequency, context_windows, train_nplm
+from helpers.embeddings.nplm import (
+    NeuralLM,
+    NeuralLMConfig,
+    by_frequency,
+    context_windows,
+    train_nplm,
+)
 from helpers.ngrams.model import NGramLM
 from helpers.rnn.bptt import TruncatedBPTT, stream_batches
 from helpers.rnn.charlm import CharLM, CharLMConfig
