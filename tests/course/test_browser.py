@@ -75,6 +75,15 @@ WIDGETS = {
                       code("from tqdm.auto import tqdm as plain_tqdm  # control: what a plain tqdm bar leaves behind\n"
                            "for _ in plain_tqdm(range(3), desc='plain tqdm'):\n    pass"),
                       "gpt_history.plot(", "maps = gpt.attention_maps(idx)", "def show_head("], "slider"),  # fmt: skip
+    "week09": Widget(["import dataclasses",
+                      code("train_text, val_text, _ = char_corpus('wikipedia')\n"
+                           "vocab = Vocab([w for w, n in Counter(tokenize(train_text[:300000], punctuation=True)).most_common() if n >= 5], unk='<unk>', sep=' ')\n"
+                           "UNK = vocab.unk_id\n"
+                           "no_unk = (UNK,)\n"
+                           "gpt = GPT(GPTConfig(vocab_size=len(vocab), block_size=128, n_layer=1, n_head=2, n_embd=32)).to(device).eval()  # untrained stand-in\n"
+                           "def encode(text):\n"
+                           "    return vocab.encode(tokenize(text, punctuation=True))[None].to(device)"),
+                      "slider_prompt = encode("], "slider"),  # fmt: skip
     "week08": Widget([code("wiki_tok = train(load_corpus('wikipedia')[:3], vocab_size=300, name='wiki-small')  # stand-in\n"
                            "gpt4, bert = load_cl100k(), load_minilm()"),
                       "def coloured("], "text", value="Hello tokenizers 2026", expect="tokenizers"),  # fmt: skip
