@@ -103,6 +103,9 @@ def restamp_setup_cells(paths=None) -> list[Path]:
             nb.cells[0].source = badge
         else:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge, id=BADGE_CELL_ID))
+        if "solutions" in Path(path).parts:  # an assignment: a read-only cell that nbgrader tracks, like its intro
+            nb.cells[0].metadata.update({"deletable": False, "editable": False, "nbgrader": {
+                "grade": False, "grade_id": "colab_badge", "locked": True, "schema_version": 3, "solution": False, "task": False}})
         if nbformat.writes(nb) != before:
             nbformat.write(nb, path)
             changed.append(Path(path))

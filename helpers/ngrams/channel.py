@@ -59,7 +59,7 @@ def align(intended: str, typed: str) -> list[tuple[str, str]]:
     prefer keeping, then substituting, deleting, inserting.
 
     >>> align("spelling", "speling")
-    [('s', 's'), ('p', 'p'), ('e', 'e'), ('l', 'l'), ('l', ''), ('i', 'i'), ('n', 'n'), ('g', 'g')]
+    [('s', 's'), ('p', 'p'), ('e', 'e'), ('l', ''), ('l', 'l'), ('i', 'i'), ('n', 'n'), ('g', 'g')]
     >>> [p for p in align("the", "teh") if p[0] != p[1]]
     [('he', 'eh')]
     """
