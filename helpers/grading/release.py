@@ -20,7 +20,7 @@ from helpers.course.course_dir import tool_environment
 from helpers.course.notebooks import ROOT, normalise_week
 from helpers.grading.notebook import is_test_cell, load_notebook
 
-__all__ = ["VISIBLE_DIR", "ReleaseError", "release", "visible_tests"]
+__all__ = ["IGNORED", "VISIBLE_DIR", "ReleaseError", "release", "release_files", "visible_tests"]
 
 VISIBLE_DIR = Path(__file__).resolve().parent / "visible"
 
@@ -76,6 +76,16 @@ def release(week: str, dest: str | os.PathLike | None = None, visible_dir: str |
     visible = Path(visible_dir) if visible_dir is not None else root / "helpers" / "grading" / "visible"
     write_visible_tests(week, target, visible)
     return target
+
+
+def release_files(folder: str | os.PathLike) -> list[str]:
+    """The files of a released assignment folder, relative and sorted, without what
+    :data:`IGNORED` names (JupyterLab's checkpoints of an opened assignment are not part of it)."""
+    import fnmatch
+
+    folder = Path(folder)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+                  and not any(fnmatch.fnmatch(part, pattern) for part in p.relative_to(folder).parts for pattern in IGNORED))  # fmt: skip
 
 
 def _nbgrader_error(text: str, lines: int = 40) -> str:
