@@ -6,8 +6,9 @@
     nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader (no WEEK: all)
     nextword grade WEEK SUBMISSIONS --out DIR [--workers N] [--timeout S] [--student ID]
 
-run, release and grade work on the course folder found from the current directory (a clone of
+run, release, grade and lab work on the course folder found from the current directory (a clone of
 the course: nbgrader_config.py beside solutions/), or the one given with --course DIR.
+    nextword lab [JUPYTER-ARGS]    JupyterLab on the course, nbgrader's panels set up (jupyter_config/)
     nextword site [WEEK ...] --out DIR   the course as a static HTML site (executed notebooks, plots)
     nextword restamp               Colab badges, setup cells and plot theme into every notebook (after a merge)
     nextword leaderboard [--upto weekNN]   every language model of the course on the same held-out text
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _course_option(grade)
 
+    lab = commands.add_parser("lab", help="start JupyterLab on the course with its Jupyter configuration (nbgrader's panels)")
+    _course_option(lab)
+    lab.epilog = "Other arguments go to jupyter lab, e.g. nextword lab --no-browser --port 8890."
+
     site = commands.add_parser("site", help="write the course as a static HTML site")
     site.add_argument("weeks", nargs="*", help="weeks to include, e.g. 0 1 week05 (default: all)")
     site.add_argument("--out", default="build/site", help="folder for the site (default build/site)")
@@ -78,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     board.add_argument("--plot", default=None, metavar="PNG", help="also save the plot to this file")
     board.add_argument("--write", action="store_true", help="update the committed CSV, plot and benchmarks/README.md (full run with --retrain)")
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":  # everything nextword does not know goes to jupyter lab
+        args.jupyter_args = [a for a in extra if a != "--"]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     commands_by_name = {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade, "leaderboard": _leaderboard,
-                        "site": _site, "restamp": _restamp}
+                        "site": _site, "restamp": _restamp, "lab": _lab}
     try:
-        if args.command in ("run", "release", "grade"):
+        if args.command in ("run", "release", "grade", "lab"):
             from helpers.course.course_dir import find_course
 
             args.course = find_course(args.course, command=f"nextword {args.command}")
@@ -147,6 +156,21 @@ def _release(args) -> int:
         print(f"released {week} -> {target.relative_to(course)}", flush=True)
     print(f"{len(weeks)} assignment(s) released into {course / 'assignments'}")
     return 0
+
+
+def _lab(args) -> int:
+    """JupyterLab in the course folder with the course's Jupyter configuration first
+    (jupyter_config/: the exchange panels off) and this environment's scripts on PATH
+    (Formgrader runs nbgrader's alembic), also from an unactivated virtual environment."""
+    import subprocess
+
+    from helpers.course.doctor import lab_environment
+
+    command = [sys.executable, "-m", "jupyter", "lab", *args.jupyter_args]
+    try:
+        return subprocess.call(command, cwd=args.course, env=lab_environment(args.course))
+    except KeyboardInterrupt:
+        return 130
 
 
 def _site(args) -> int:
