@@ -66,6 +66,7 @@ class PartResult:
     message: str = ""
     hidden: bool = False
     segments: list = field(default_factory=list)  # [(code, hidden, reply)]
+    bonus: bool = False  # points on top of the maximum score
 
 
 # MathML that browsers draw natively: the elements and attributes latex2mathml writes that
@@ -230,18 +231,21 @@ def render_feedback(
     parts: list[PartResult],
     cells: list[tuple],  # (plan cell, replies: list of (code, hidden, reply))
     timestamp: str,
+    bonus: tuple[float, float] = (0.0, 0.0),
 ) -> str:
-    """The feedback page as an HTML string."""
+    """The feedback page as an HTML string; ``bonus`` is (bonus points, maximum bonus)."""
     esc = html.escape
     rows = []
     for part in parts:
         cls = {"passed": "pass", "failed": "fail"}.get(part.status, "skip")
         rows.append(
-            f"<tr><td>{esc(part.grade_id)}</td><td>{part.points:g} / {part.max_points:g}</td>"
+            f"<tr><td>{esc(part.grade_id)}{' (bonus)' if part.bonus else ''}</td><td>{part.points:g} / {part.max_points:g}</td>"
             f'<td class="{cls}">{esc(part.status)}</td><td>{esc(part.message)}</td></tr>'
         )
     body = [
-        f"<h1>{esc(assignment)}: {score:g} / {max_score:g} points</h1>",
+        f"<h1>{esc(assignment)}: {score:g} / {max_score:g} points"
+        + (f" + {bonus[0]:g} / {bonus[1]:g} bonus" if bonus[1] else "")
+        + "</h1>",
         f'<p class="sub">Student {esc(student_id)} &middot; graded {esc(timestamp)} &middot; status: {esc(status)}</p>',
     ]
     if message:
@@ -275,7 +279,7 @@ def render_feedback(
         if cell.role == "test":
             part = part_of.get(cell.grade_id)
             ok = part is not None and part.status == "passed"
-            verdict = f"{part.points:g} / {part.max_points:g} points" if part else ""
+            verdict = f"{part.points:g} / {part.max_points:g} {'bonus ' if part.bonus else ''}points" if part else ""
             outputs, notes = [], []
             for _code, hidden, reply in runs:
                 if hidden:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from helpers.course.course_dir import tool_environment
 from helpers.course.notebooks import ROOT, normalise_week
-from helpers.grading.notebook import is_test_cell, load_notebook
+from helpers.grading.notebook import is_bonus, is_test_cell, load_notebook
 
 __all__ = ["IGNORED", "VISIBLE_DIR", "ReleaseError", "release", "release_files", "visible_tests"]
 
@@ -108,6 +108,7 @@ def visible_tests(release_folder: Path) -> dict:
                         "grade_id": c.metadata["nbgrader"]["grade_id"],
                         "points": float(c.metadata["nbgrader"].get("points", 0)),
                         "source": c.source,
+                        **({"bonus": True} if is_bonus(c) else {}),  # week 1's bonus part
                     }
                     for c in cells
                     if is_test_cell(c)
