@@ -4,12 +4,21 @@ slowest cells. Checked on a tiny notebook whose one slow cell sleeps."""
 
 from __future__ import annotations
 
+import warnings
+
 import nbformat
 import pytest
 
 from helpers.course import notebooks
 from helpers.course.cli import main
-from helpers.course.notebooks import cell_times, format_cell_times, run_notebook
+from helpers.course.notebooks import (
+    CellTime,
+    RunResult,
+    cell_times,
+    format_cell_times,
+    run_notebook,
+)
+from tests.course.test_notebooks import PacingWarning, _check_pacing
 
 SLEEP_S = 1.5
 
@@ -72,3 +81,23 @@ def test_nextword_run_cells_prints_the_report(slow_run, monkeypatch, capsys):
     assert "slowest cell" in out and "(#2)" in out  # the one-line summary in the table
     report = out[out.index("tiny.ipynb: 3 code cells ran"):].splitlines()
     assert len(report) == 3 and "import time" in report[2]
+
+
+def _fake(*seconds, total=None):
+    cells = [CellTime(i + 1, f"c{i}", s, "pass") for i, s in enumerate(seconds)]
+    return RunResult("fake.ipynb", "ok", total if total is not None else sum(seconds) + 5, None, "", cells)
+
+
+def test_the_notebook_tests_warn_over_budget_and_fail_on_gross_excess():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_pacing(_fake(1.0, 29.0), "notebooks")  # inside the budget: silent
+    with pytest.warns(PacingWarning, match=r"fake.ipynb cell 2 \(c1: pass\) took 45 s"):
+        _check_pacing(_fake(1.0, 45.0), "notebooks")
+    with pytest.warns(PacingWarning), pytest.raises(AssertionError, match=r"cell 1 \(c0\) 130 s"):
+        _check_pacing(_fake(130.0), "notebooks")
+    with pytest.raises(AssertionError, match="cells took 200 s"):
+        _check_pacing(_fake(20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0), "solutions")
+    _check_pacing(_fake(*[20.0] * 10), "notebooks")
+    with pytest.warns(PacingWarning, match="600 s of its 620 s passed outside its cells"):
+        _check_pacing(_fake(20.0, total=620.0), "notebooks")  # a stalled runner is named, not failed
