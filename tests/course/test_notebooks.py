@@ -24,10 +24,12 @@ MEMORY_BUDGET_MB = 2048  # every notebook must fit a laptop and free Colab
 # lecture cell longer than ~30 s (CELL_BUDGET_S) on one slow core; an assignment source well
 # under a minute. Timed tests are flaky on a loaded machine, so a cell over the budget only
 # warns (the warning names it; every cell's time is in build/notebook-times/), and the test
-# fails on gross excess only: limits of about 4x the rule, which CI's 2 busy cores stay well
-# inside. NEXTWORD_PACING_SCALE multiplies the limits on a slower machine (0 switches them off).
+# fails on gross excess only: 5x the cell budget, and a lecture's cells over 600 s (3x the
+# rule); in CI (2 cores, 2 workers) the slowest cell took 99 s (week 4) and the slowest
+# lecture 192 s in cells, so load alone does not trip them. NEXTWORD_PACING_SCALE multiplies
+# the limits on a slower machine (0 switches them off).
 PACING_SCALE = float(os.environ.get("NEXTWORD_PACING_SCALE", "1"))
-CELL_LIMIT_S = 120
+CELL_LIMIT_S = 150
 NOTEBOOK_LIMIT_S = {"notebooks": 600, "solutions": 180}
 
 
