@@ -212,14 +212,15 @@ def format_cell_times(result: RunResult, top: int | None = None, budget: float =
     return "\n".join(lines)
 
 
-def find_notebooks(which: str | None = None, kind: str = "notebooks") -> list[Path]:
-    """Lecture notebooks (``kind="notebooks"``) or assignment sources (``kind="solutions"``).
+def find_notebooks(which: str | None = None, kind: str = "notebooks", root: str | os.PathLike | None = None) -> list[Path]:
+    """Lecture notebooks (``kind="notebooks"``) or assignment sources (``kind="solutions"``)
+    of the course at ``root`` (default: this checkout), never JupyterLab's checkpoints.
 
     ``which`` is a week such as ``"week01"``, ``"1"`` or ``"01"``; ``None`` means all.
     """
     if kind not in ("notebooks", "solutions", "assignments"):
         raise ValueError(f"kind={kind!r} must be notebooks, solutions or assignments")
-    folder = ROOT / kind
+    folder = (Path(root) if root is not None else ROOT) / kind
     pattern = "week*.ipynb" if kind == "notebooks" else "week*/*.ipynb"
     paths = sorted(p for p in folder.glob(pattern) if ".ipynb_checkpoints" not in p.parts)
     if which is None:

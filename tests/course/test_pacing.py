@@ -75,7 +75,7 @@ def test_the_report_lists_the_slowest_cells_and_marks_the_budget(slow_run):
 
 def test_nextword_run_cells_prints_the_report(slow_run, monkeypatch, capsys):
     result, folder = slow_run
-    monkeypatch.setattr(notebooks, "find_notebooks", lambda which, kind: [folder / "tiny.ipynb"])
+    monkeypatch.setattr(notebooks, "find_notebooks", lambda which, kind, root=None: [folder / "tiny.ipynb"])
     monkeypatch.setattr(notebooks, "run_notebook", lambda path, out, timeout: result)  # ran once already
     assert main(["run", "week00", "--cells", "1"]) == 0
     out = capsys.readouterr().out
