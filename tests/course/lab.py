@@ -193,7 +193,7 @@ class Notebook:
         """Run > Run All Cells, until a cell is seen running. A click that lands while the
         notebook is still settling (a freshly started kernel, a menu not yet enabled) runs
         nothing and leaves every prompt empty: the test would then wait for the whole limit."""
-        for attempt in range(tries):
+        for _ in range(tries):
             self.accept_kernel_dialog()
             self.menu("Run", "Run All Cells")
             self.page.wait_for_timeout(500)

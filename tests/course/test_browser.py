@@ -31,8 +31,8 @@ import pytest
 from helpers.course.notebooks import ROOT, find_notebooks
 from tests.course.lab import (
     CHROMIUM_ARGS,
-    SCREENSHOTS,
     MODEL_NOT_FOUND,
+    SCREENSHOTS,
     JupyterLab,
     Notebook,
     need_browser,
