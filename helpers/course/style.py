@@ -108,6 +108,8 @@ FIGURE_EDITS = [
      '       xlim=(0, 1))'),
     ("week07_scaling.ipynb", 'ax.legend(loc="lower right", fontsize=8)',
      'ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the bars, not over them'),
+    ("week12_audit.ipynb", "more likely\")\nax.legend()\n",
+     "more likely\")\nax.legend(loc=\"upper left\", bbox_to_anchor=(1.01, 1))  # beside the bars, not over them\n"),
     ("week11_compression.ipynb", 'title="Global magnitude pruning of the character GPT")\nax.legend()\n',
      'title="Global magnitude pruning of the character GPT")\nax.legend(loc="center left")  # clear of the dashed line\n'),
     ("week11_compression.ipynb", 'left.barh(names, [r[1] for r in bits_rows], color="tab:blue")',
