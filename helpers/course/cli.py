@@ -2,6 +2,7 @@
 
     nextword run week01            execute a lecture notebook headless and report time and memory
     nextword run --all --out build/
+    nextword run week03 --cells    ... and list the slowest code cells (lecture pacing)
     nextword doctor [--instructor] check packages, data sets and the device (and nbgrader's panels)
     nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader (no WEEK: all)
     nextword grade WEEK SUBMISSIONS --out DIR [--workers N] [--timeout S] [--student ID]
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--solutions", action="store_true", help="run the assignment sources instead")
     run.add_argument("--out", default=None, help="folder for the executed copies (default: none kept)")
     run.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    run.add_argument("--cells", type=int, nargs="?", const=10, default=None, metavar="N",
+                     help="also list the N slowest code cells of each notebook (default 10; 0: all)")
     _course_option(run)
 
     doctor = commands.add_parser("doctor", help="check packages, data sets and device")
@@ -107,7 +110,7 @@ def _course_option(command) -> None:
 
 
 def _run(args) -> int:
-    from helpers.course.notebooks import find_notebooks, run_notebook
+    from helpers.course.notebooks import find_notebooks, format_cell_times, run_notebook
 
     if not args.all and not args.week:
         raise ValueError("say which notebook: nextword run week01, or nextword run --all")
@@ -121,10 +124,16 @@ def _run(args) -> int:
         result = run_notebook(path, out=args.out, timeout=args.timeout)
         rows.append(result)
     print()
-    print(f"{'notebook':<32} {'status':<7} {'seconds':>8} {'peak MB':>8}")
+    print(f"{'notebook':<32} {'status':<7} {'seconds':>8} {'peak MB':>8} {'slowest cell':>13}")
     for r in rows:
         peak = f"{r.peak_mb:8.0f}" if r.peak_mb else f"{'?':>8}"
-        print(f"{r.notebook:<32} {r.status:<7} {r.seconds:8.1f} {peak}")
+        slow = r.slowest(1)
+        slowest = f"{slow[0].seconds:6.1f} s (#{slow[0].index})" if slow else ""
+        print(f"{r.notebook:<32} {r.status:<7} {r.seconds:8.1f} {peak} {slowest:>13}")
+    if args.cells is not None:
+        for r in rows:
+            print()
+            print(format_cell_times(r, top=args.cells or None))
     for r in rows:
         if r.error:
             print(f"\n{r.notebook}: {r.error}")

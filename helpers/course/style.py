@@ -96,6 +96,29 @@ FIGURE_EDITS = [
     ("week05_transformer.ipynb", "fig.suptitle(repr(text), fontsize=9)",
      'fig.suptitle(f"Attention of the trained mini-GPT on {text!r}", fontsize=10)'),
     ("week08_tokenization.ipynb", "ax2 = ax1.twinx()\n", "ax2 = ax1.twinx()\nax2.grid(False)  # one grid: the left axis's\n"),
+    ("week06_pretraining.ipynb", 'ax.set(title=f"layer {layer}, head {head}: {what}", xticks=range(T), yticks=range(T))',
+     'ax.set(title=f"layer {layer}, head {head}: {what}", xticks=range(T), yticks=range(T), xlabel="key (token attended to)",\n'
+     '           ylabel="query (token attending)" if ax is axes[0] else "")'),
+    ("week06_pretraining.ipynb", "    ax.set_yticklabels(tokens, fontsize=7)\nplt.tight_layout()\n",
+     "    ax.set_yticklabels(tokens, fontsize=7)\n"
+     'fig.suptitle("Four of pre-trained MiniLM\'s attention heads on one sentence (each row: weights summing to 1)")\n'
+     "plt.tight_layout()\n"),
+    ("week07_scaling.ipynb", 'ax.set(xlabel="share of all parameters", title="Where the parameters are", xlim=(0, 1))',
+     'ax.set(xlabel="share of all parameters (fraction of the total)", ylabel="model", title="Where the parameters are",\n'
+     '       xlim=(0, 1))'),
+    ("week07_scaling.ipynb", 'ax.legend(loc="lower right", fontsize=8)',
+     'ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the bars, not over them'),
+    ("week12_audit.ipynb", "more likely\")\nax.legend()\n",
+     "more likely\")\nax.legend(loc=\"upper left\", bbox_to_anchor=(1.01, 1))  # beside the bars, not over them\n"),
+    ("week11_compression.ipynb", 'title="Global magnitude pruning of the character GPT")\nax.legend()\n',
+     'title="Global magnitude pruning of the character GPT")\nax.legend(loc="center left")  # clear of the dashed line\n'),
+    ("week11_compression.ipynb", 'left.barh(names, [r[1] for r in bits_rows], color="tab:blue")',
+     'left.barh(names, [r[1] for r in bits_rows], color="C0")'),
+    ("week11_compression.ipynb", 'left.set(xlabel="parameter memory (KB)", title="Size")',
+     'left.set(xlabel="parameter memory (KB)", ylabel="number format of the weights", title="Size")'),
+    ("week11_compression.ipynb", 'bits_rows], color="tab:red")', 'bits_rows], color="C3")'),
+    ("week12_audit.ipynb", 'ax.set(title="ln P(he) - ln P(she) by occupation (mean over 4 frames)", ylabel=',
+     'ax.set(title="ln P(he) - ln P(she) by occupation (mean over 4 frames)", xlabel="occupation", ylabel='),
 ]
 _IMSHOW = re.compile(r"^(\s*)(?:\w+\s*=\s*)?(\w+(?:\[[^\]]*\])?)\.imshow\(")
 

@@ -34,7 +34,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # (a test decides when to save), no news or update checks (no network).
 SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    # autoStartDefaultKernel: a notebook whose kernel is gone asks "Select Kernel" in a dialog
+    # that blocks Run All (what made tests wait out their time limit); a student would click Select
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False, "autoStartDefaultKernel": True},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 MODEL_NOT_FOUND = "model not found"
@@ -166,8 +168,8 @@ class Notebook:
     def run_all(self, timeout: float, while_running=None) -> None:
         """Run > Run All Cells; wait until every cell has run or one failed (then fail).
         ``while_running()`` is called about twice a second meanwhile."""
-        self.menu("Run", "Run All Cells")
         deadline = time.monotonic() + timeout
+        self._start_run_all(deadline)
         settled = 0
         while time.monotonic() < deadline:
             if while_running is not None:
@@ -186,6 +188,33 @@ class Notebook:
         assert not errors, f"{self.path}: error outputs in the browser: {errors[:2]}"
         unrun = [i for i, p in enumerate(self.prompts()) if not re.search(r"\d", p)]
         assert not unrun, f"{self.path}: code cells {unrun} did not run"
+
+    def _start_run_all(self, deadline: float, tries: int = 4) -> None:
+        """Run > Run All Cells, until a cell is seen running. A click that lands while the
+        notebook is still settling (a freshly started kernel, a menu not yet enabled) runs
+        nothing and leaves every prompt empty: the test would then wait for the whole limit."""
+        for _ in range(tries):
+            self.accept_kernel_dialog()
+            self.menu("Run", "Run All Cells")
+            self.page.wait_for_timeout(500)
+            self.accept_kernel_dialog()
+            started = time.monotonic() + min(20, max(1, deadline - time.monotonic()))
+            while time.monotonic() < started:
+                if any(re.search(r"[*\d]", p) for p in self.prompts()):
+                    return
+                self.page.wait_for_timeout(250)
+            self.page.keyboard.press("Escape")  # close a menu left open
+        self.screenshot(self.panel, f"not-started-{Path(self.path).stem}")
+        pytest.fail(f"{self.path}: Run All Cells ran no cell ({tries} tries, 20 s each); prompts {self.prompts()}")
+
+    def accept_kernel_dialog(self) -> bool:
+        """Click Select in a "Select Kernel" dialog, if one is shown (the preferred kernel)."""
+        dialog = self.page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count() and dialog.first.is_visible():
+            dialog.first.locator(".jp-mod-accept").click()
+            self.page.wait_for_timeout(500)
+            return True
+        return False
 
     def errors(self) -> list[str]:
         """Text of the error outputs (tracebacks) shown."""

@@ -15,10 +15,12 @@ run in a scratch folder, so nothing in the checkout is written to.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from helpers.course.notebooks import ROOT, find_notebooks
 from tests.course.lab import (
     CHROMIUM_ARGS,
     MODEL_NOT_FOUND,
+    SCREENSHOTS,
     JupyterLab,
     Notebook,
     need_browser,
@@ -62,7 +65,8 @@ WIDGETS = {
     "week02": Widget(['sentences = data.load_sentences("wikipedia")',
                       code("model = Word2Vec(dim=16, window=2, negative=2, min_count=5, epochs=1, seed=0)"
                            ".fit(sentences[:4000], device=device)  # a quick model: the widget only has to respond"),
-                      "def show_neighbours("], "text", value="first", expect="first"),  # fmt: skip
+                      "def show_neighbours("], "text",  # a word is not its own neighbour: type one the model
+                     value="zyxwvut", expect="'zyxwvut' is not in the vocabulary"),  # cannot know  # fmt: skip
     "week03": Widget(["x_random = torch.randn(", "def show_rho("], "slider"),
     "week04": Widget(["src_vocab, tgt_vocab = source_vocab(), target_vocab()",
                       code("config_plain = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), attention='none')\n"
@@ -148,14 +152,56 @@ def browser(lab, chromium_path):
         chromium.close()
 
 
+# Every test has a time limit. The waits inside a test are bounded and fail with what they
+# waited for (and a screenshot); past its limit plus a margin, a test that is stuck anyway
+# (a wait that never returns) ends the whole run with every thread's traceback, not a hang.
+# NEXTWORD_BROWSER_LIMIT_SCALE=2 doubles them all, on a machine that is busy with other work.
+_SCALE = float(os.environ.get("NEXTWORD_BROWSER_LIMIT_SCALE", "1"))
+LIMIT_S = {"week1": 600 * _SCALE, "week05": 420 * _SCALE}  # the rest: DEFAULT_LIMIT_S
+DEFAULT_LIMIT_S = 240 * _SCALE
+HARD_MARGIN_S = 120
+
+
+def _hard_limit(name: str, seconds: float) -> None:
+    print(f"\n[browser test] {name}: time limit {seconds:.0f} s (+{HARD_MARGIN_S} s before the run is stopped)", file=sys.stderr)
+    faulthandler.dump_traceback_later(seconds + HARD_MARGIN_S, exit=True)
+
+
+def _screenshot_if_failed(request, page, failures_before: int) -> None:
+    """A screenshot of the whole page when the test just failed: build/screenshots/failed-*.png."""
+    if request.session.testsfailed > failures_before:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"failed-{name}.png"), full_page=True, timeout=20_000)
+        except Exception as error:  # noqa: BLE001 - the test's own failure is the one to report
+            print(f"no failure screenshot for {name}: {error}", file=sys.stderr)
+
+
+def _limit(request) -> float:
+    week = getattr(request.node, "callspec", None) and request.node.callspec.params.get("week")
+    return LIMIT_S.get(week, DEFAULT_LIMIT_S)
+
+
 @pytest.fixture
-def page(browser, lab):
+def page(browser, lab, request):
+    seconds = _limit(request)
+    _hard_limit(request.node.name, seconds)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    page.deadline = time.monotonic() + seconds  # run_all and the other waits stop there
+    failures = request.session.testsfailed
     yield page
+    _screenshot_if_failed(request, page, failures)
+    faulthandler.cancel_dump_traceback_later()
     context.close()
     lab.shut_down_kernels()
+
+
+def _left(page, at_most: float) -> float:
+    """Seconds to wait: ``at_most``, or what is left of the test's time limit if less."""
+    return max(1.0, min(at_most, getattr(page, "deadline", float("inf")) - time.monotonic()))
 
 
 def _open(page, lab, relative: str, timeout: float = 180) -> Notebook:
@@ -198,18 +244,32 @@ def week1(browser, lab):
              "print('PROBE' + json.dumps(probe))")  # fmt: skip
     nb.cells.append(nbformat.v4.new_code_cell(probe))
     nbformat.write(nb, lab.root / "notebooks" / path.name)
+    _hard_limit("week 1 top to bottom", LIMIT_S["week1"])
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    page.deadline = time.monotonic() + LIMIT_S["week1"]
     notebook = _open(page, lab, f"notebooks/{path.name}")
     start = time.monotonic()
-    notebook.run_all(timeout=900)
+    notebook.run_all(timeout=_left(page, 900))
     print(f"week 1 ran in the browser in {time.monotonic() - start:.0f} s")
     out = notebook.cell("print('PROBE'").locator(".jp-Cell-outputArea").inner_text()
     notebook.probe = json.loads(out.split("PROBE", 1)[1])
+    faulthandler.cancel_dump_traceback_later()
     yield notebook
     context.close()
     lab.shut_down_kernels()
+
+
+@pytest.fixture
+def week1_page(week1, request):
+    """Week 1's notebook for one test: a time limit, and a screenshot if the test fails."""
+    _hard_limit(request.node.name, DEFAULT_LIMIT_S)
+    week1.page.deadline = time.monotonic() + DEFAULT_LIMIT_S
+    failures = request.session.testsfailed
+    yield week1
+    _screenshot_if_failed(request, week1.page, failures)
+    faulthandler.cancel_dump_traceback_later()
 
 
 def _chips(widget_cell) -> list[str]:
@@ -220,12 +280,14 @@ def _chips(widget_cell) -> list[str]:
 def _type_and_read(notebook, cell, text: str, expected: list[str], timeout: float = 60) -> list[str]:
     cell.locator(".widget-text input").fill(text)
     deadline = time.monotonic() + timeout
+    deadline = min(deadline, getattr(notebook.page, "deadline", deadline))
     while time.monotonic() < deadline and _chips(cell) != expected:
         notebook.page.wait_for_timeout(300)
     return _chips(cell)
 
 
-def test_week1_widget_suggests_ngramlms_top_words(week1):
+def test_week1_widget_suggests_ngramlms_top_words(week1_page):
+    week1 = week1_page
     assert week1.probe["type"] == "NGramLM"
     cell = week1.cell("box = widgets.Text(")
     for text, words in week1.probe["next"].items():
@@ -237,14 +299,16 @@ def test_week1_widget_suggests_ngramlms_top_words(week1):
     assert _type_and_read(week1, cell, WEEK1_PREFIX, words) == words, f"completions of {WEEK1_PREFIX!r}"
 
 
-def test_week1_plots_render_as_images(week1):
+def test_week1_plots_render_as_images(week1_page):
+    week1 = week1_page
     images = [w for w in rendered_images(week1.panel.locator(".jp-Cell-outputArea")) if w is not None]
     assert len(images) >= 3 and all(w > 100 for w in images), f"image widths {images}"
     cells = week1.panel.locator(".jp-CodeCell").filter(has=week1.page.locator(".jp-RenderedImage img"))
     week1.screenshot(cells.first, "week01-plot")
 
 
-def test_week1_shows_no_widget_error(week1):
+def test_week1_shows_no_widget_error(week1_page):
+    week1 = week1_page
     assert MODEL_NOT_FOUND not in week1.panel.inner_text()
 
 
@@ -269,7 +333,7 @@ def _output_state(cell) -> str:
 
 def _settled(page, cell, before: str, timeout: float = 90) -> str:
     """The widget's output once it has changed from ``before`` and stopped changing."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + _left(page, timeout)
     last, same = _output_state(cell), 0
     while time.monotonic() < deadline and (last == before or same < 4):
         page.wait_for_timeout(400)
@@ -297,7 +361,7 @@ def test_a_widget_of_the_week_responds(page, lab, week):
     spec = WIDGETS[week]
     relative = f"browser/{week}_widget.ipynb"
     nbformat.write(_week_notebook(week, spec), lab.root / relative)
-    notebook = _open(page, lab, relative)
+    notebook = _open(page, lab, relative, timeout=_left(page, 180))
     seen_progress = []
 
     def watch_progress():
@@ -306,7 +370,7 @@ def test_a_widget_of_the_week_responds(page, lab, week):
             if bars.count():
                 seen_progress.append(notebook.screenshot(notebook.cell("def make_optimizer("), "week05-training"))
 
-    notebook.run_all(timeout=900, while_running=watch_progress)
+    notebook.run_all(timeout=_left(page, 900), while_running=watch_progress)
     cell = notebook.panel.locator(".jp-CodeCell").last
     cell.locator(".jupyter-widgets").first.wait_for(timeout=60_000)
     before = _output_state(cell)
