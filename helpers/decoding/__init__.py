@@ -50,7 +50,13 @@ from helpers.decoding.processors import (
     typical_filter,
 )
 from helpers.decoding.quality import distinct_n, perplexity, repetition_rate, self_bleu
-from helpers.decoding.sampling import GREEDY, Generation, generate, sample_next_token
+from helpers.decoding.sampling import (
+    GREEDY,
+    Generation,
+    generate,
+    sample_next_token,
+    temperature_config,
+)
 from helpers.decoding.speculative import (
     SpeculativeResult,
     acceptance_probability,
@@ -78,5 +84,5 @@ __all__ = [
     "huggingface_step", "last_scores", "length_penalty", "lm_step", "min_p_filter",
     "no_repeat_ngram_filter", "perplexity", "preset_for", "repetition_penalty", "repetition_rate",
     "residual_distribution", "sample_next_token", "select_rows", "self_bleu", "speculative_generate",
-    "suppress_tokens", "top_k_filter", "top_p_filter", "typical_filter",
+    "suppress_tokens", "temperature_config", "top_k_filter", "top_p_filter", "typical_filter",
 ]  # fmt: skip

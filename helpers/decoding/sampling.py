@@ -27,7 +27,7 @@ import torch
 from helpers.decoding.processors import SamplingConfig
 from helpers.decoding.step import Step, last_scores
 
-__all__ = ["GREEDY", "Generation", "generate", "sample_next_token"]
+__all__ = ["GREEDY", "Generation", "generate", "sample_next_token", "temperature_config"]
 
 GREEDY = SamplingConfig(do_sample=False)
 
@@ -109,6 +109,14 @@ def generate(
     return Generation(ids, log_probs, tuple(all_scores) if output_scores else None, state)
 
 
+def temperature_config(temperature: float = 1.0, top_k: int | None = None) -> SamplingConfig:
+    """The :class:`SamplingConfig` behind the models' own ``generate(..., temperature, top_k)``
+    (week 5's GPT, week 7's decoder) and :func:`sample_next_token`: ``temperature=0`` is greedy."""
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
+        raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
+    return SamplingConfig(do_sample=temperature > 0, temperature=float(temperature) or 1.0, top_k=top_k)
+
+
 def sample_next_token(
     logits: torch.Tensor,
     temperature: float = 1.0,
@@ -123,10 +131,8 @@ def sample_next_token(
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ValueError(f"logits must be (B, V), got shape {shape}")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
-        raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
-    if temperature == 0:
+    config = temperature_config(temperature, top_k)
+    if not config.do_sample:
         return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-    config = SamplingConfig(temperature=float(temperature), top_k=top_k)
     probs = torch.softmax(config.warp(logits.float()), dim=-1)  # (B, V)
     return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)

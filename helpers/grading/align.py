@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from helpers.grading.notebook import (
     HIDDEN_TESTS,
     grade_id,
+    is_bonus,
     is_locked,
     is_solution_cell,
     is_test_cell,
@@ -48,6 +49,7 @@ class PlanCell:
     points: float = 0.0
     shown_source: str = ""  # what feedback may show (tests: without hidden parts)
     note: str = ""
+    bonus: bool = False  # a bonus test: its points are outside the maximum score
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Plan:
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.cells if c.role == "test")
+        return sum(c.points for c in self.cells if c.role == "test" and not c.bonus)
 
 
 def _norm(source: str) -> str:
@@ -159,7 +161,7 @@ def build_plan(source_nb, release_nb, student_nb) -> Plan:
                 notes.append(f"test cell '{label}' was edited: restored from the assignment")
             if len(mine) > 1:
                 notes.append(f"test cell '{label}' appears {len(mine)} times: graded once")
-            cells.append(PlanCell("code", s.source, "test", grade_id(s), points(s), r.source))
+            cells.append(PlanCell("code", s.source, "test", grade_id(s), points(s), r.source, bonus=is_bonus(s)))
         else:
             cells.append(PlanCell(s.cell_type, s.source, "given", grade_id(s), 0.0, r.source))
             edited = [c for c in mine if _norm(c.source) not in (_norm(r.source), _norm(s.source)) and c.cell_type == "code"]

@@ -8,8 +8,9 @@ atomic and text is written with ``errors="backslashreplace"``.
 
 Output folder::
 
-    grades.csv          one row per submission: student_id, score, max_score, status, message, timestamp
-    parts.csv           one row per submission and test: points, max_points, status, message
+    grades.csv          one row per submission: student_id, score, max_score, status, message,
+                        timestamp, bonus, max_bonus (bonus tests count in bonus, never in score)
+    parts.csv           one row per submission and test: points, max_points, status, message, bonus (yes/no)
     feedback/<id>.html  for the student (no hidden test code)
     graded/<id>.ipynb   the notebook as graded, with outputs and hidden tests (instructors only)
     results/<id>.json   everything above for one student; --student ID regrades just that one
@@ -39,8 +40,9 @@ from helpers.grading.worker import WorkerClient, error_record
 
 __all__ = ["grade_command", "grade_submissions", "summarise", "write_sheets"]
 
-GRADE_COLUMNS = ["student_id", "score", "max_score", "status", "message", "timestamp"]
-PART_COLUMNS = ["student_id", "part", "points", "max_points", "status", "message"]
+# New columns go at the end: instructors' scripts may read these sheets by position.
+GRADE_COLUMNS = ["student_id", "score", "max_score", "status", "message", "timestamp", "bonus", "max_bonus"]
+PART_COLUMNS = ["student_id", "part", "points", "max_points", "status", "message", "bonus"]
 UNSANDBOXED = "UNSANDBOXED (--no-sandbox): student code could read and change files of this machine"
 
 
@@ -130,7 +132,7 @@ def _sanitise(record: dict, submission: Submission) -> dict:
         record = error_record(submission, "grader error: no record came back; please report it")
     record["student_id"], record["file_id"] = submission.student_id, submission.file_id
     notes = []
-    for name in ("score", "max_score"):
+    for name in ("score", "max_score", "bonus", "max_bonus"):
         number = _finite(record.get(name, 0.0))
         if number is None:
             notes.append(f"{name} was not a finite number: 0 recorded")
@@ -140,6 +142,7 @@ def _sanitise(record: dict, submission: Submission) -> dict:
         for name in ("points", "max_points"):
             number = _finite(part.get(name, 0.0))
             part[name] = number or 0.0
+        part["bonus"] = part.get("bonus") is True
     record["parts"] = parts
     for name in ("status", "message", "timestamp"):
         record[name] = str(record.get(name) or "")
@@ -216,12 +219,12 @@ def write_sheets(out: Path, submissions: list[Submission]) -> list[dict]:
     for record in records:
         try:
             g.writerow([_cell(record["student_id"]), f"{record['score']:g}", f"{record['max_score']:g}", _cell(record["status"]),
-                        _cell(record["message"]), _cell(record["timestamp"])])  # fmt: skip
+                        _cell(record["message"]), _cell(record["timestamp"]), f"{_finite(record.get('bonus')) or 0:g}", f"{_finite(record.get('max_bonus')) or 0:g}"])  # fmt: skip
             for part in record.get("parts", []):
                 p.writerow([_cell(record["student_id"]), _cell(part.get("part", "")), f"{part['points']:g}", f"{part['max_points']:g}",
-                            _cell(part.get("status", "")), _cell(part.get("message", ""))])  # fmt: skip
+                            _cell(part.get("status", "")), _cell(part.get("message", "")), "yes" if part.get("bonus") else "no"])  # fmt: skip
         except Exception as error:  # noqa: BLE001 - one odd record cannot stop the sheet
-            g.writerow([_cell(record.get("student_id", "?")), "0", "0", "error", f"grader error writing this row ({type(error).__name__})", ""])
+            g.writerow([_cell(record.get("student_id", "?")), "0", "0", "error", f"grader error writing this row ({type(error).__name__})", "", "0", "0"])
     _atomic_write(out / "grades.csv", grades.getvalue())
     _atomic_write(out / "parts.csv", parts.getvalue())
     return records
@@ -255,6 +258,11 @@ def summarise(records: list[dict], seconds: float, sandbox: str) -> str:
         for i, count in enumerate(counts):
             lo, hi = max_score * i / bins, max_score * (i + 1) / bins
             lines.append(f"  {lo:5.1f}-{hi:5.1f} | {'#' * round(30 * count / width) if width else ''} {count}")
+    max_bonus = max((_finite(r.get("max_bonus")) or 0.0 for r in records), default=0.0)
+    if records and max_bonus:
+        bonuses = [_finite(r.get("bonus")) or 0.0 for r in records]
+        lines.append(f"bonus (not in the score): mean {statistics.mean(bonuses):.2f} of {max_bonus:g}, "
+                     f"{sum(b > 0 for b in bonuses)} of {len(bonuses)} submissions earned some")  # fmt: skip
     per_part: dict[str, list] = {}
     for r in records:
         for part in r.get("parts", []):
@@ -267,7 +275,8 @@ def summarise(records: list[dict], seconds: float, sandbox: str) -> str:
                 continue
             mean = statistics.mean(_finite(p["points"]) or 0.0 for p in items)
             passed = sum(p["status"] == "passed" for p in items) / len(items)
-            lines.append(f"  {name:<32} {mean:5.2f} / {items[0]['max_points']:g}   {passed:6.1%}")
+            extra = "   bonus" if items[0].get("bonus") else ""
+            lines.append(f"  {name:<32} {mean:5.2f} / {items[0]['max_points']:g}   {passed:6.1%}{extra}")
     return "\n".join(lines)
 
 

@@ -52,6 +52,7 @@ class PartResult:
     message: str = ""
     hidden: bool = False
     segments: list = field(default_factory=list)  # [(code, hidden, reply)]
+    bonus: bool = False  # points on top of the maximum score
 
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
@@ -131,18 +132,21 @@ def render_feedback(
     parts: list[PartResult],
     cells: list[tuple],  # (plan cell, replies: list of (code, hidden, reply))
     timestamp: str,
+    bonus: tuple[float, float] = (0.0, 0.0),
 ) -> str:
-    """The feedback page as an HTML string."""
+    """The feedback page as an HTML string; ``bonus`` is (bonus points, maximum bonus)."""
     esc = html.escape
     rows = []
     for part in parts:
         cls = {"passed": "pass", "failed": "fail"}.get(part.status, "skip")
         rows.append(
-            f"<tr><td>{esc(part.grade_id)}</td><td>{part.points:g} / {part.max_points:g}</td>"
+            f"<tr><td>{esc(part.grade_id)}{' (bonus)' if part.bonus else ''}</td><td>{part.points:g} / {part.max_points:g}</td>"
             f'<td class="{cls}">{esc(part.status)}</td><td>{esc(part.message)}</td></tr>'
         )
     body = [
-        f"<h1>{esc(assignment)}: {score:g} / {max_score:g} points</h1>",
+        f"<h1>{esc(assignment)}: {score:g} / {max_score:g} points"
+        + (f" + {bonus[0]:g} / {bonus[1]:g} bonus" if bonus[1] else "")
+        + "</h1>",
         f'<p class="sub">Student {esc(student_id)} &middot; graded {esc(timestamp)} &middot; status: {esc(status)}</p>',
     ]
     if message:
@@ -168,7 +172,7 @@ def render_feedback(
         if cell.role == "test":
             part = part_of.get(cell.grade_id)
             ok = part is not None and part.status == "passed"
-            verdict = f"{part.points:g} / {part.max_points:g} points" if part else ""
+            verdict = f"{part.points:g} / {part.max_points:g} {'bonus ' if part.bonus else ''}points" if part else ""
             body.append(f'<div class="cell test {"ok" if ok else "bad"}"><div class="label">test {esc(cell.grade_id or "")}: {verdict}</div>')
             body.append(f"<pre>{esc(cell.shown_source)}</pre>")
             for _code, hidden, reply in runs:

@@ -2,7 +2,8 @@
 
 nbgrader marks cells in ``cell.metadata.nbgrader``: ``grade_id`` (a name), ``solution``
 (students write here), ``grade`` with ``points`` (an autograded test when it is a code cell),
-``locked`` (students must not edit). These helpers read that schema without importing nbgrader,
+``locked`` (students must not edit). The course adds ``cell.metadata.nextword.bonus`` for a test
+whose points are a bonus, outside the maximum score (:func:`is_bonus`). These helpers read that schema without importing nbgrader,
 so that students' self-checks work where nbgrader is not installed (Colab).
 """
 
@@ -18,6 +19,7 @@ __all__ = [
     "imported_modules",
     "read_submitted_notebook",
     "grade_id",
+    "is_bonus",
     "is_locked",
     "is_solution_cell",
     "is_test_cell",
@@ -60,6 +62,15 @@ def is_solution_cell(cell) -> bool:
 def is_locked(cell) -> bool:
     meta = _meta(cell)
     return bool(meta.get("locked")) and not meta.get("solution")
+
+
+def is_bonus(cell) -> bool:
+    """A bonus test: its points are reported apart and do not count towards the maximum score.
+
+    nbgrader has no notion of bonus points, so the course marks them in its own cell metadata,
+    ``cell.metadata.nextword.bonus = true``, next to nbgrader's."""
+    meta = cell.get("metadata", {}).get("nextword")
+    return isinstance(meta, dict) and meta.get("bonus") is True
 
 
 def points(cell) -> float:

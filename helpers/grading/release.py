@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.course.notebooks import ROOT, normalise_week
-from helpers.grading.notebook import is_test_cell, load_notebook
+from helpers.grading.notebook import is_bonus, is_test_cell, load_notebook
 
 __all__ = ["VISIBLE_DIR", "release", "visible_tests"]
 
@@ -69,6 +69,7 @@ def visible_tests(release_folder: Path) -> dict:
                         "grade_id": c.metadata["nbgrader"]["grade_id"],
                         "points": float(c.metadata["nbgrader"].get("points", 0)),
                         "source": c.source,
+                        **({"bonus": True} if is_bonus(c) else {}),  # week 1's bonus part
                     }
                     for c in cells
                     if is_test_cell(c)

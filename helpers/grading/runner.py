@@ -27,7 +27,7 @@ from helpers.grading.align import build_plan, split_hidden
 from helpers.grading.capture import cap_submission_outputs
 from helpers.grading.feedback import PartResult, failure_message, render_feedback
 from helpers.grading.intake import Submission
-from helpers.grading.notebook import imported_modules, read_submitted_notebook
+from helpers.grading.notebook import imported_modules, is_bonus, points, read_submitted_notebook
 from helpers.grading.remote import (
     CellNamespace,
     NotebookGone,
@@ -103,9 +103,9 @@ class Assignment:
 # -- one submission -------------------------------------------------------------------------
 
 
-def _blank_record(submission: Submission, max_score: float, timestamp: str) -> dict:
+def _blank_record(submission: Submission, max_score: float, max_bonus: float, timestamp: str) -> dict:
     return {"student_id": submission.student_id, "file_id": submission.file_id, "score": 0.0, "max_score": max_score,
-            "status": submission.status, "message": submission.message, "timestamp": timestamp,
+            "bonus": 0.0, "max_bonus": max_bonus, "status": submission.status, "message": submission.message, "timestamp": timestamp,
             "notebook": submission.notebook, "sha256": submission.sha256, "parts": [], "seconds": 0.0}  # fmt: skip
 
 
@@ -117,7 +117,8 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     source_nb = nbformat.reads(assignment.source_json, as_version=4)
     release_nb = nbformat.reads(assignment.release_json, as_version=4)
     tests = [c for c in source_nb.cells if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    record = _blank_record(submission, sum(float(c.metadata["nbgrader"].get("points", 0)) for c in tests), timestamp)
+    record = _blank_record(submission, sum(points(c) for c in tests if not is_bonus(c)),
+                           sum(points(c) for c in tests if is_bonus(c)), timestamp)  # fmt: skip
     if submission.status in ("missing", "invalid"):
         return record
     notes = list(submission.notes)
@@ -137,14 +138,16 @@ def grade_one(assignment: Assignment, submission: Submission, settings: GradeSet
     cells = runs.pop("_cells")
     cap_submission_outputs(cells)
     parts = [_score(cell, segments) for cell, segments in cells if cell.role == "test"]
-    score = sum(p.points for p in parts)
+    score = sum(p.points for p in parts if not p.bonus)
+    bonus = sum(p.points for p in parts if p.bonus)
     notes.extend(_cell_errors(cells))
     message = "; ".join(n for n in [submission.message if submission.status else "", *notes] if n)
-    record.update(score=score, status=submission.status or status, message=message, seconds=round(runs["seconds"], 3))
+    record.update(score=score, bonus=bonus, status=submission.status or status, message=message, seconds=round(runs["seconds"], 3))
     record["parts"] = [{"part": p.grade_id, "points": p.points, "max_points": p.max_points, "status": p.status,
-                        "message": p.message} for p in parts] + manual_parts(source_nb)  # fmt: skip
+                        "message": p.message, "bonus": p.bonus} for p in parts] + manual_parts(source_nb)  # fmt: skip
     record["feedback_html"] = render_feedback(submission.student_id, assignment.name, score, record["max_score"],
-                                              record["status"], message, parts, cells, timestamp)  # fmt: skip
+                                              record["status"], message, parts, cells, timestamp,
+                                              bonus=(bonus, record["max_bonus"]))  # fmt: skip
     record["graded_ipynb"] = _graded_notebook(cells, source_nb)
     return record
 
@@ -161,7 +164,7 @@ def manual_parts(source_nb) -> list[dict]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
             out.append({"part": meta.get("grade_id", "manual"), "points": 0.0, "max_points": float(meta.get("points", 0)),
-                        "status": MANUAL, "message": "graded by hand by a TA; not part of the autograded score"})  # fmt: skip
+                        "bonus": False, "status": MANUAL, "message": "graded by hand by a TA; not part of the autograded score"})  # fmt: skip
     return out
 
 
@@ -242,7 +245,7 @@ def _cell_errors(cells) -> list[str]:
 
 def _score(cell, segments) -> PartResult:
     hidden = any(h for _, h, _ in segments)
-    part = PartResult(cell.grade_id or "test", 0.0, cell.points, "passed", hidden=hidden, segments=segments)
+    part = PartResult(cell.grade_id or "test", 0.0, cell.points, "passed", hidden=hidden, segments=segments, bonus=cell.bonus)
     for _code, is_hidden, reply in segments:
         if reply is None:
             part.status, part.message = "not run", "not run: the notebook was stopped before this test"
@@ -275,6 +278,8 @@ def _graded_notebook(cells, source_nb) -> str:
         code = new_code_cell(cell.source)
         if cell.grade_id:
             code.metadata["nbgrader"] = {"grade_id": cell.grade_id, "grade": cell.role == "test", "points": cell.points}
+            if cell.bonus:
+                code.metadata["nextword"] = {"bonus": True}
         for _code, _hidden, reply in segments:
             for output in (reply or {}).get("outputs", []):
                 kind = output["output_type"]

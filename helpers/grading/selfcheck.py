@@ -29,6 +29,7 @@ class PartCheck:
     points: float
     passed: bool
     message: str
+    bonus: bool = False
 
 
 def _caller_namespace() -> dict:
@@ -56,29 +57,34 @@ def run_visible_tests(assignment: str, namespace: dict | None = None, verbose: b
     results = []
     for notebook in spec["notebooks"]:
         for test in notebook["tests"]:
+            bonus = bool(test.get("bonus", False))
             scope = dict(namespace)  # the tests see the student's names but cannot change them
             out = io.StringIO()
             try:
                 with redirect_stdout(out), redirect_stderr(out):
                     exec(compile(test["source"], f"<test {test['grade_id']}>", "exec"), scope)
             except NotImplementedError:
-                results.append(PartCheck(test["grade_id"], test["points"], False, "not answered yet (NotImplementedError)"))
+                results.append(PartCheck(test["grade_id"], test["points"], False, "not answered yet (NotImplementedError)", bonus))
             except Exception as error:  # noqa: BLE001 - every failure is reported, none raised
                 last = traceback.format_exception_only(type(error), error)[-1].strip()
-                results.append(PartCheck(test["grade_id"], test["points"], False, last[:300]))
+                results.append(PartCheck(test["grade_id"], test["points"], False, last[:300], bonus))
             else:
-                results.append(PartCheck(test["grade_id"], test["points"], True, ""))
+                results.append(PartCheck(test["grade_id"], test["points"], True, "", bonus))
     if verbose:
         _print_table(week, results)
     return results
 
 
 def _print_table(week: str, results: list[PartCheck]) -> None:
-    total = sum(r.points for r in results)
-    passed = sum(r.points for r in results if r.passed)
-    print(f"{week}: visible tests pass for {passed:g} of {total:g} points")
+    total = sum(r.points for r in results if not r.bonus)
+    passed = sum(r.points for r in results if r.passed and not r.bonus)
+    bonus_total = sum(r.points for r in results if r.bonus)
+    bonus = sum(r.points for r in results if r.passed and r.bonus)
+    extra = f", and {bonus:g} of {bonus_total:g} bonus points" if bonus_total else ""
+    print(f"{week}: visible tests pass for {passed:g} of {total:g} points{extra}")
     width = max((len(r.part) for r in results), default=4)
     for r in results:
         mark = "PASS" if r.passed else "FAIL"
-        print(f"  [{mark}] {r.part:<{width}}  {r.points:g} pt" + (f"  {r.message}" if r.message else ""))
+        kind = " bonus" if r.bonus else ""
+        print(f"  [{mark}] {r.part:<{width}}  {r.points:g} pt{kind}" + (f"  {r.message}" if r.message else ""))
     print("Hidden tests with other inputs also run when your notebook is graded.")

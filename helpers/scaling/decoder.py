@@ -33,8 +33,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from helpers.decoding.processors import SamplingConfig
-from helpers.decoding.sampling import generate
+from helpers.decoding.sampling import generate, temperature_config
 from helpers.decoding.step import cached_step
 from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
 from helpers.scaling.layers import RMSNorm, SwiGLU, swiglu_hidden
@@ -200,13 +199,7 @@ class ModernDecoder(nn.Module):
         seeing at most the last ``block_size`` tokens, like :meth:`helpers.transformer.GPT.generate`.
         With ``use_cache`` each step feeds only the newest token while the window is not full;
         the tokens are the same either way."""
-        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] == 0:
-            raise ValueError("idx must be a (B, T) LongTensor with at least one token to continue")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative integer")
-        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
-            raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
-        config = SamplingConfig(do_sample=temperature > 0, temperature=float(temperature) or 1.0, top_k=top_k)
+        config = temperature_config(temperature, top_k)  # generate() checks idx and max_new_tokens
         window = self.config.block_size
 
         def forward(new_ids, cache):

@@ -31,8 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.decoding.processors import SamplingConfig
-from helpers.decoding.sampling import generate
+from helpers.decoding.sampling import generate, temperature_config
 from helpers.decoding.step import lm_step
 from helpers.transformer.attention import KV
 from helpers.transformer.block import TransformerBlock
@@ -218,11 +217,7 @@ class GPT(nn.Module):
         self._check_ids(idx)
         if idx.shape[1] == 0:
             raise ValueError("idx must hold at least one token to continue (e.g. a newline)")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a non-negative integer")
-        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
-            raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy)")
-        config = SamplingConfig(do_sample=temperature > 0, temperature=float(temperature) or 1.0, top_k=top_k)
+        config = temperature_config(temperature, top_k)  # generate() checks max_new_tokens
         if use_cache and self.custom_attention:
             raise ValueError("this model has a custom attention module without a KV cache: pass use_cache=False")
         was_training = self.training

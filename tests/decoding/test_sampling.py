@@ -150,3 +150,14 @@ def test_bad_input_raises_value_error():
         generate(step, ids(1, 2), 3, eos_id="end")
     with pytest.raises(ValueError, match=r"\(B, V\)"):
         generate(lambda x, s: (torch.zeros(3), s), ids(1, 2), 3)
+
+
+def test_the_models_temperature_argument_maps_to_one_config():
+    """GPT.generate and week 7's decoder share temperature_config: 0 is greedy, <0 an error."""
+    from helpers.decoding import temperature_config
+
+    assert not temperature_config(0).do_sample and temperature_config(0.7, top_k=5).do_sample
+    assert temperature_config(0.7, top_k=5).temperature == 0.7 and temperature_config(0.7, top_k=5).top_k == 5
+    for bad in (-1, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="temperature"):
+            temperature_config(bad)

@@ -15,7 +15,7 @@ def test_manual_answers_are_listed_with_their_points_and_summarised():
         nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {**grade, "grade_id": "code_answer", "grade": False}}),
     ]
     parts = manual_parts(nb)
-    assert parts == [{"part": "card", "points": 0.0, "max_points": 4.0, "status": MANUAL,
+    assert parts == [{"part": "card", "points": 0.0, "max_points": 4.0, "bonus": False, "status": MANUAL,
                       "message": "graded by hand by a TA; not part of the autograded score"}]  # fmt: skip
     record = {"student_id": "s", "score": 3.0, "max_score": 3.0, "status": "graded",
               "parts": [{"part": "test_x", "points": 3.0, "max_points": 3.0, "status": "passed", "message": ""}, *parts]}  # fmt: skip

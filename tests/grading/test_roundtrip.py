@@ -77,9 +77,15 @@ def test_one_grading_run_scores_every_kind_of_notebook_right(week, tmp_path):
     assert main(["grade", week, str(folder), "--out", str(out), "--workers", "2", "--timeout", "900", "--quiet"]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
     full = float(rows["solution"]["max_score"])
-    wrong = [(student, rows[student]["score"], rows[student]["status"], rows[student]["message"][:200])
-             for student, expected in (("solution", full), ("blank", 0), ("patched", 0), ("reference", 0), ("no_metadata", full))
-             if float(rows[student]["score"]) != expected or rows[student]["status"] != "graded"]  # fmt: skip
+    tests = [c for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    bonus = [c.metadata.get("nextword", {}).get("bonus") is True for c in tests]
+    assert full == sum(c.metadata["nbgrader"]["points"] for c, b in zip(tests, bonus, strict=True) if not b), "bonus points counted in max_score"
+    top = sum(c.metadata["nbgrader"]["points"] for c, b in zip(tests, bonus, strict=True) if b)
+    wrong = [(student, rows[student]["score"], rows[student]["bonus"], rows[student]["status"], rows[student]["message"][:200])
+             for student, expected, extra in (("solution", full, top), ("blank", 0, 0), ("patched", 0, 0), ("reference", 0, 0),
+                                              ("no_metadata", full, top))
+             if float(rows[student]["score"]) != expected or float(rows[student]["bonus"]) != extra
+             or float(rows[student]["max_bonus"]) != top or rows[student]["status"] != "graded"]  # fmt: skip
     assert full > 0 and not wrong, wrong
 
 
