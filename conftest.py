@@ -42,4 +42,6 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("notebook wall times")
     for r in records:
-        terminalreporter.write_line(f"{r['notebook']:<48} {r['status']:<6} {r['seconds']:7.1f} s {r['peak_mb']:6d} MB")
+        slowest = max(r.get("cells") or [[None, "", 0.0]], key=lambda c: c[2])  # [index, id, seconds]
+        slow = f"  slowest cell {slowest[0]} ({slowest[1]}) {slowest[2]:.1f} s" if slowest[0] is not None else ""
+        terminalreporter.write_line(f"{r['notebook']:<48} {r['status']:<6} {r['seconds']:7.1f} s {r['peak_mb']:6d} MB{slow}")

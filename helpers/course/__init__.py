@@ -4,7 +4,23 @@ and what every lecture uses: seeding, device choice, a training loop and its lea
 (:mod:`~helpers.course.training`), timing (:mod:`~helpers.course.lesson`).
 """
 
-from helpers.course.lesson import best_time
-from helpers.course.training import History, get_device, seed_everything, train_loop, warmup_cosine
+import importlib
 
 __all__ = ["History", "best_time", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
+
+# Loaded on first use (PEP 562): the ``nextword`` command imports this package, and its
+# commands that need no torch (--version, release, a clear error) should not wait for it.
+_HOME = {"best_time": "helpers.course.lesson", **dict.fromkeys(
+    ["History", "get_device", "seed_everything", "train_loop", "warmup_cosine"], "helpers.course.training")}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'helpers.course' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -2,9 +2,14 @@
 
     nextword run week01            execute a lecture notebook headless and report time and memory
     nextword run --all --out build/
-    nextword doctor                check packages, data sets and the device
-    nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader
+    nextword run week03 --cells    ... and list the slowest code cells (lecture pacing)
+    nextword doctor [--instructor] check packages, data sets and the device (and nbgrader's panels)
+    nextword release [WEEK]        regenerate assignments/ from solutions/ with nbgrader (no WEEK: all)
     nextword grade WEEK SUBMISSIONS --out DIR [--workers N] [--timeout S] [--student ID]
+
+run, release, grade and lab work on the course folder found from the current directory (a clone of
+the course: nbgrader_config.py beside solutions/), or the one given with --course DIR.
+    nextword lab [JUPYTER-ARGS]    JupyterLab on the course, nbgrader's panels set up (jupyter_config/)
     nextword site [WEEK ...] --out DIR   the course as a static HTML site (executed notebooks, plots)
     nextword restamp               Colab badges, setup cells and plot theme into every notebook (after a merge)
     nextword leaderboard [--upto weekNN]   every language model of the course on the same held-out text
@@ -32,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--solutions", action="store_true", help="run the assignment sources instead")
     run.add_argument("--out", default=None, help="folder for the executed copies (default: none kept)")
     run.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    run.add_argument("--cells", type=int, nargs="?", const=10, default=None, metavar="N",
+                     help="also list the N slowest code cells of each notebook (default 10; 0: all)")
+    _course_option(run)
 
     doctor = commands.add_parser("doctor", help="check packages, data sets and device")
     doctor.add_argument("--instructor", action="store_true", help="also require the instructor tools")
 
     rel = commands.add_parser("release", help="generate student versions from solutions/ with nbgrader")
     rel.add_argument("week", nargs="?", help="one week (default: every week in solutions/)")
+    _course_option(rel)
 
     grade = commands.add_parser("grade", help="autograde a folder or LMS zip of submissions")
     grade.add_argument("week", help="the assignment, e.g. week01")
@@ -53,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="require this sandbox (default: the best this machine has; none: refuse)")
     grade.add_argument("--no-sandbox", action="store_true", help="grade without a sandbox (unsafe: for trying things out)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    _course_option(grade)
+
+    lab = commands.add_parser("lab", help="start JupyterLab on the course with its Jupyter configuration (nbgrader's panels)")
+    _course_option(lab)
+    lab.epilog = "Other arguments go to jupyter lab, e.g. nextword lab --no-browser --port 8890."
 
     site = commands.add_parser("site", help="write the course as a static HTML site")
     site.add_argument("weeks", nargs="*", help="weeks to include, e.g. 0 1 week05 (default: all)")
@@ -72,23 +86,36 @@ def main(argv: list[str] | None = None) -> int:
     board.add_argument("--plot", default=None, metavar="PNG", help="also save the plot to this file")
     board.add_argument("--write", action="store_true", help="update the committed CSV, plot and benchmarks/README.md (full run with --retrain)")
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":  # everything nextword does not know goes to jupyter lab
+        args.jupyter_args = [a for a in extra if a != "--"]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     commands_by_name = {"run": _run, "doctor": _doctor, "release": _release, "grade": _grade, "leaderboard": _leaderboard,
-                        "site": _site, "restamp": _restamp}
+                        "site": _site, "restamp": _restamp, "lab": _lab}
     try:
+        if args.command in ("run", "release", "grade", "lab"):
+            from helpers.course.course_dir import find_course
+
+            args.course = find_course(args.course, command=f"nextword {args.command}")
         return commands_by_name[args.command](args)
     except ValueError as error:
         print(f"nextword {args.command}: {error}", file=sys.stderr)
         return 2
 
 
+def _course_option(command) -> None:
+    command.add_argument("--course", default=None, metavar="DIR",
+                         help="the course folder (default: the one containing the current directory)")  # fmt: skip
+
+
 def _run(args) -> int:
-    from helpers.course.notebooks import find_notebooks, run_notebook
+    from helpers.course.notebooks import find_notebooks, format_cell_times, run_notebook
 
     if not args.all and not args.week:
         raise ValueError("say which notebook: nextword run week01, or nextword run --all")
     kind = "solutions" if args.solutions else "notebooks"
-    paths = find_notebooks(None if args.all else args.week, kind=kind)
+    paths = find_notebooks(None if args.all else args.week, kind=kind, root=args.course)
     if not paths:
         raise ValueError(f"no {'lecture' if kind == 'notebooks' else 'solution'} notebook matches {args.week!r}")
     rows = []
@@ -97,10 +124,16 @@ def _run(args) -> int:
         result = run_notebook(path, out=args.out, timeout=args.timeout)
         rows.append(result)
     print()
-    print(f"{'notebook':<32} {'status':<7} {'seconds':>8} {'peak MB':>8}")
+    print(f"{'notebook':<32} {'status':<7} {'seconds':>8} {'peak MB':>8} {'slowest cell':>13}")
     for r in rows:
         peak = f"{r.peak_mb:8.0f}" if r.peak_mb else f"{'?':>8}"
-        print(f"{r.notebook:<32} {r.status:<7} {r.seconds:8.1f} {peak}")
+        slow = r.slowest(1)
+        slowest = f"{slow[0].seconds:6.1f} s (#{slow[0].index})" if slow else ""
+        print(f"{r.notebook:<32} {r.status:<7} {r.seconds:8.1f} {peak} {slowest:>13}")
+    if args.cells is not None:
+        for r in rows:
+            print()
+            print(format_cell_times(r, top=args.cells or None))
     for r in rows:
         if r.error:
             print(f"\n{r.notebook}: {r.error}")
@@ -116,14 +149,37 @@ def _doctor(args) -> int:
 
 
 def _release(args) -> int:
-    from helpers.course.notebooks import ROOT
-    from helpers.grading.release import release
+    from helpers.grading.release import ReleaseError, release
 
-    weeks = [args.week] if args.week else sorted(p.name for p in (ROOT / "solutions").glob("week*") if p.is_dir())
+    course = args.course
+    weeks = [args.week] if args.week else sorted(p.name for p in (course / "solutions").glob("week*")
+                                                 if p.is_dir() and any(p.glob("*.ipynb")))  # fmt: skip
+    if not weeks:
+        raise ValueError(f"no assignment sources in {course / 'solutions'}: expected solutions/weekNN/*.ipynb")
     for week in weeks:
-        target = release(week)
-        print(f"released {week} -> {target.relative_to(ROOT)}")
+        try:
+            target = release(week, root=course)
+        except ReleaseError as error:
+            print(f"nextword release: {error}", file=sys.stderr)
+            return 1
+        print(f"released {week} -> {target.relative_to(course)}", flush=True)
+    print(f"{len(weeks)} assignment(s) released into {course / 'assignments'}")
     return 0
+
+
+def _lab(args) -> int:
+    """JupyterLab in the course folder with the course's Jupyter configuration first
+    (jupyter_config/: the exchange panels off) and this environment's scripts on PATH
+    (Formgrader runs nbgrader's alembic), also from an unactivated virtual environment."""
+    import subprocess
+
+    from helpers.course.doctor import lab_environment
+
+    command = [sys.executable, "-m", "jupyter", "lab", *args.jupyter_args]
+    try:
+        return subprocess.call(command, cwd=args.course, env=lab_environment(args.course))
+    except KeyboardInterrupt:
+        return 130
 
 
 def _site(args) -> int:

@@ -11,11 +11,12 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-__all__ = ["BADGE_CELL_ID", "COURSE_REF", "COURSE_REPO", "ROOT", "RunResult", "SETUP_CELL", "colab_badge", "colab_url", "find_notebooks",
-           "restamp_notebooks", "restamp_readme", "restamp_setup_cells", "run_notebook", "strip_outputs", "student_path"]
+__all__ = ["BADGE_CELL_ID", "CELL_BUDGET_S", "COURSE_REF", "COURSE_REPO", "ROOT", "CellTime", "RunResult", "SETUP_CELL", "cell_times",
+           "colab_badge", "colab_url", "find_notebooks", "format_cell_times", "restamp_notebooks", "restamp_readme", "restamp_setup_cells", "run_notebook", "strip_outputs", "student_path"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: helpers/course/notebooks.py -> ../../..
 
@@ -147,25 +148,79 @@ def restamp_readme(path: str | os.PathLike | None = None) -> bool:
     return new != text
 
 
+# Lecture pacing (issue 20): a lecture cell should take at most about this long on one slow
+# CPU core (a free Colab machine), so that a class can run the notebook live.
+CELL_BUDGET_S = 30
+
+
+@dataclass(frozen=True)
+class CellTime:
+    """How long one code cell ran: ``index`` counts every cell of the notebook (Markdown too,
+    as JupyterLab numbers them), ``cell_id`` is the cell's id, ``first_line`` its first
+    non-comment line."""
+
+    index: int
+    cell_id: str
+    seconds: float
+    first_line: str
+
+
 @dataclass
 class RunResult:
-    """One notebook run: ``status`` is "ok" or "error"; ``error`` says what failed."""
+    """One notebook run: ``status`` is "ok" or "error"; ``error`` says what failed; ``cells``
+    holds the time of every code cell that ran, in notebook order (see :func:`cell_times`)."""
 
     notebook: str
     status: str
     seconds: float
     peak_mb: float | None
     error: str = ""
+    cells: list[CellTime] = field(default_factory=list)
+
+    def slowest(self, n: int = 5) -> list[CellTime]:
+        """The ``n`` slowest code cells, slowest first."""
+        return sorted(self.cells, key=lambda c: -c.seconds)[:n]
 
 
-def find_notebooks(which: str | None = None, kind: str = "notebooks") -> list[Path]:
-    """Lecture notebooks (``kind="notebooks"``) or assignment sources (``kind="solutions"``).
+def cell_times(nb) -> list[CellTime]:
+    """The run time of every executed code cell of a notebook, from the timestamps that
+    ``nbclient`` records (``record_timing``) in each cell's ``metadata.execution``: from the
+    kernel's ``execute_input`` message to its ``execute_reply``. Cells without both stamps
+    (not run, e.g. after an error) are left out."""
+    times = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {}) if cell.cell_type == "code" else {}
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if not (start and end):
+            continue
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+        times.append(CellTime(index, cell.get("id", ""), max(seconds, 0.0), (lines[0] if lines else "")[:60]))
+    return times
+
+
+def format_cell_times(result: RunResult, top: int | None = None, budget: float = CELL_BUDGET_S) -> str:
+    """A table of a run's code cells, slowest first (the ``top`` slowest, or all), each over
+    ``budget`` seconds marked; ``nextword run --cells`` prints it."""
+    cells = result.slowest(len(result.cells) if top is None else top)
+    total = sum(c.seconds for c in result.cells)
+    lines = [f"{result.notebook}: {len(result.cells)} code cells ran, {total:.1f} s in cells, {result.seconds:.1f} s in all",
+             f"{'cell':>5} {'id':<22} {'seconds':>8} {'share':>6}  first line"]
+    for c in cells:
+        mark = "  <-- over budget" if c.seconds > budget else ""
+        lines.append(f"{c.index:>5} {c.cell_id[:22]:<22} {c.seconds:8.1f} {c.seconds / max(total, 1e-9):6.0%}  {c.first_line}{mark}")
+    return "\n".join(lines)
+
+
+def find_notebooks(which: str | None = None, kind: str = "notebooks", root: str | os.PathLike | None = None) -> list[Path]:
+    """Lecture notebooks (``kind="notebooks"``) or assignment sources (``kind="solutions"``)
+    of the course at ``root`` (default: this checkout), never JupyterLab's checkpoints.
 
     ``which`` is a week such as ``"week01"``, ``"1"`` or ``"01"``; ``None`` means all.
     """
     if kind not in ("notebooks", "solutions", "assignments"):
         raise ValueError(f"kind={kind!r} must be notebooks, solutions or assignments")
-    folder = ROOT / kind
+    folder = (Path(root) if root is not None else ROOT) / kind
     pattern = "week*.ipynb" if kind == "notebooks" else "week*/*.ipynb"
     paths = sorted(p for p in folder.glob(pattern) if ".ipynb_checkpoints" not in p.parts)
     if which is None:
@@ -202,7 +257,8 @@ def run_notebook(
     ``timeout`` limits each cell (seconds). The executed copy (with outputs) is written to
     ``out`` (a folder) when given; the original file is never modified. With ``plots`` (the
     default) figures are drawn as in JupyterLab (matplotlib's inline backend, whatever
-    ``MPLBACKEND`` says), so drawing errors surface and the copy shows its plots.
+    ``MPLBACKEND`` says), so drawing errors surface and the copy shows its plots. The result
+    carries every code cell's run time (:func:`cell_times`; :func:`format_cell_times` prints them).
     """
     import nbformat
     import psutil
@@ -212,7 +268,7 @@ def run_notebook(
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}}
+        nb, timeout=timeout, kernel_name=kernel_name, record_timing=True, resources={"metadata": {"path": str(path.parent)}}
     )
     peak = _PeakMemory(psutil)
     start = time.perf_counter()
@@ -229,7 +285,7 @@ def run_notebook(
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, Path(out) / path.name)
-    return RunResult(path.name, status, seconds, peak.peak_mb, error)
+    return RunResult(path.name, status, seconds, peak.peak_mb, error, cell_times(nb))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

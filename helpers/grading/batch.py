@@ -304,7 +304,8 @@ def grade_command(args) -> int:
     """Entry point of ``nextword grade``."""
     from helpers.grading.sandbox import detect_sandbox
 
-    assignment = Assignment.load(args.week)
+    root = Path(getattr(args, "course", None) or ROOT)  # the CLI's --course, or the course found from here
+    assignment = Assignment.load(args.week, root)
     settings = _settings(args)
     if settings.sandbox != "none" and not args.scheduler:  # fail closed; Dask workers check on their own machines
         info = detect_sandbox()
@@ -332,7 +333,7 @@ def grade_command(args) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"--workers {workers} must be at least 1")
-    hide = [ROOT / "solutions", out, source]  # never inside the sandbox, whatever else is bound
+    hide = [root / "solutions", out, source] + [ROOT / "solutions"] * (ROOT != root and (ROOT / "solutions").is_dir())  # never inside the sandbox, whatever else is bound
     start = time.monotonic()
     records = grade_submissions(assignment, todo, out, settings, workers=workers, scheduler=args.scheduler, hide=hide,
                                 progress=not args.quiet)  # fmt: skip

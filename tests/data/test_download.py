@@ -54,3 +54,24 @@ def test_offline_or_missing_file_is_a_clear_error(server, tmp_path):
 def test_bad_arguments(url, sha, words, tmp_path):
     with pytest.raises(ValueError, match=words):
         download(url, sha, directory=tmp_path)
+
+
+def test_downloads_land_in_the_xdg_cache_readable_by_a_class_account(server, tmp_path, monkeypatch):
+    import os
+    import stat
+    import sys
+
+    url, root = server
+    monkeypatch.delenv("NEXTWORD_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    digest = hashlib.sha256((root / "corpus.txt").read_bytes()).hexdigest()
+    old = os.umask(0o022)
+    try:
+        path = download(f"{url}/corpus.txt", digest, progress=False)
+    finally:
+        os.umask(old)
+    if sys.platform.startswith("linux"):
+        assert path == tmp_path / "xdg" / "nextword" / "downloads" / "corpus.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # group and others may read it, as with any file
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o755
+    assert not list(path.parent.glob("*.part"))

@@ -20,7 +20,7 @@ import pytest
 from helpers.course.cli import main
 from helpers.course.notebooks import ROOT
 from helpers.grading.notebook import load_notebook
-from helpers.grading.release import release, visible_tests
+from helpers.grading.release import release, release_files, visible_tests
 from helpers.grading.synthetic import make_submission
 
 WEEKS = sorted(p.name for p in (ROOT / "solutions").glob("week*") if p.is_dir())
@@ -35,8 +35,8 @@ def _comparable(path):
 def test_checked_in_release_matches_nbgrader(week, tmp_path):
     fresh = release(week, dest=tmp_path / "release", visible_dir=tmp_path / "visible")
     checked_in = ROOT / "assignments" / week
-    names = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
-    assert names == sorted(p.relative_to(checked_in).as_posix() for p in checked_in.rglob("*") if p.is_file()), (
+    names = release_files(fresh)
+    assert names == release_files(checked_in), (  # JupyterLab's .ipynb_checkpoints/ do not count
         f"assignments/{week} is out of date: run `nextword release {week}`"
     )
     for name in names:

