@@ -5,9 +5,11 @@ decoding library, :mod:`helpers.decoding` (week 9).
 
 :mod:`~helpers.transformer.attention` and :mod:`~helpers.transformer.positions` <-
 :mod:`~helpers.transformer.block` <- :mod:`~helpers.transformer.gpt` <-
-:mod:`~helpers.transformer.export`.
+:mod:`~helpers.transformer.export` and :mod:`~helpers.transformer.ablations` (small trained
+ablations: no residual, no layer norm, post-LN, warm-up, positions).
 """
 
+from helpers.transformer.ablations import AblationRun, run_ablations, train_variant
 from helpers.transformer.attention import (
     KV,
     AttentionResult,
@@ -31,8 +33,8 @@ from helpers.transformer.positions import (
 )
 
 __all__ = [
-    "GPT", "KV", "AttentionResult", "BlockResult", "FeedForward", "GPTConfig", "GPTOutput",
+    "GPT", "KV", "AblationRun", "AttentionResult", "BlockResult", "FeedForward", "GPTConfig", "GPTOutput",
     "LearnedPositionalEncoding", "MultiHeadAttention", "SinusoidalPositionalEncoding", "TransformerBlock",
-    "causal_mask", "evaluate_loss", "lm_loss", "scaled_dot_product_attention",
-    "sinusoidal_encoding", "to_huggingface",
+    "causal_mask", "evaluate_loss", "lm_loss", "run_ablations", "scaled_dot_product_attention",
+    "sinusoidal_encoding", "to_huggingface", "train_variant",
 ]  # fmt: skip

@@ -46,7 +46,8 @@ class TransformerBlock(nn.Module):
 
     Equal to ``torch.nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, activation="gelu",
     batch_first=True, norm_first=...)`` given the same weights. ``d_ff`` defaults to 4 d_model
-    (the paper: d_ff = 2048 for d_model = 512).
+    (the paper: d_ff = 2048 for d_model = 512). ``residual=False`` and ``layer_norm=False`` remove
+    the skip connections (He et al. 2016) or the layer norms (Ba et al. 2016) for ablations.
     """
 
     def __init__(
@@ -60,15 +61,20 @@ class TransformerBlock(nn.Module):
         fast: bool = False,
         eps: float = 1e-5,
         attention: nn.Module | None = None,
+        residual: bool = True,
+        layer_norm: bool = True,
     ):
         super().__init__()
         self.norm_first = norm_first
+        # Ablations only (week 5's section on why blocks are built this way): residual=False drops
+        # the "x +" of both sub-layers, layer_norm=False replaces both layer norms by the identity.
+        self.residual = residual
         # ``attention``: a module of your own whose forward(x) is causal self-attention (to try an
         # exercise solution inside a real model); it runs without masks, KV cache or weights.
         self.attn = attention if attention is not None else MultiHeadAttention(d_model, n_heads, dropout, bias, fast)
         self.ff = FeedForward(d_model, d_ff or 4 * d_model, dropout=dropout, bias=bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
+        self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias) if layer_norm else nn.Identity()
+        self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias) if layer_norm else nn.Identity()
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
@@ -84,14 +90,15 @@ class TransformerBlock(nn.Module):
         need_weights: bool = False,
     ) -> BlockResult:
         """The block with a KV cache and the attention weights (see MultiHeadAttention.attend)."""
+        r = 1.0 if self.residual else 0.0  # the skip connection's weight: 0 only in the ablation
         if self.norm_first:
             a = self._attend(self.norm1(x), mask, causal, past_kv, need_weights)
-            x = x + self.dropout1(a.output)
-            x = x + self.dropout2(self.ff(self.norm2(x)))
+            x = r * x + self.dropout1(a.output)
+            x = r * x + self.dropout2(self.ff(self.norm2(x)))
         else:
             a = self._attend(x, mask, causal, past_kv, need_weights)
-            x = self.norm1(x + self.dropout1(a.output))
-            x = self.norm2(x + self.dropout2(self.ff(x)))
+            x = self.norm1(r * x + self.dropout1(a.output))
+            x = self.norm2(r * x + self.dropout2(self.ff(x)))
         return BlockResult(x, a.weights, a.kv)
 
     def _attend(self, x, mask, causal, past_kv, need_weights) -> AttentionResult:

@@ -26,9 +26,9 @@ def to_huggingface(model: GPT):
     except ImportError as error:
         raise ImportError("to_huggingface needs transformers: pip install -e '.[dev]'") from error
     c = model.config
-    if c.pos_encoding != "learned" or not c.norm_first or not c.tie_weights or not c.bias:
+    if c.pos_encoding != "learned" or not (c.norm_first and c.tie_weights and c.bias and c.residual and c.layer_norm):
         raise ValueError(
-            f"only GPT-2's layout converts (learned positions, pre-LN, tied weights, biases); got {c}"
+            f"only GPT-2's layout converts (learned positions, pre-LN, residuals, layer norms, tied weights, biases); got {c}"
         )
     hf = transformers.GPT2LMHeadModel(
         transformers.GPT2Config(

@@ -59,6 +59,8 @@ class GPTConfig:
     norm_first: bool = True  # pre-LN (GPT-2); False: post-LN (Vaswani et al. 2017)
     tie_weights: bool = True  # head shares the token embedding (Press & Wolf 2017; GPT-2)
     fast: bool = False  # torch.nn.functional.scaled_dot_product_attention instead of the readable path
+    residual: bool = True  # False: blocks without skip connections (an ablation, not a model to use)
+    layer_norm: bool = True  # False: no layer norms in the blocks nor at the end (an ablation)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -107,12 +109,13 @@ class GPT(nn.Module):
             TransformerBlock(
                 c.n_embd, c.n_head, c.d_ff, c.dropout, c.norm_first, c.bias, c.fast,
                 attention=None if attention is None else attention(c.n_embd, c.n_head),
+                residual=c.residual, layer_norm=c.layer_norm,
             )
             for _ in range(c.n_layer)
         )  # fmt: skip
         self.custom_attention = attention is not None
         # Pre-LN leaves the residual stream unnormalised, so GPT-2 adds a last layer norm.
-        self.norm_f = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first else nn.Identity()
+        self.norm_f = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first and c.layer_norm else nn.Identity()
         self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self._init_weights()
         if c.tie_weights:
