@@ -7,6 +7,7 @@ notebook behaves here as it does in JupyterLab.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import threading
@@ -267,7 +268,7 @@ def run_notebook(
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = _sliced_poll_client(NotebookClient)(
         nb, timeout=timeout, kernel_name=kernel_name, record_timing=True, resources={"metadata": {"path": str(path.parent)}}
     )
     peak = _PeakMemory(psutil)
@@ -286,6 +287,44 @@ def run_notebook(
         Path(out).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, Path(out) / path.name)
     return RunResult(path.name, status, seconds, peak.peak_mb, error, cell_times(nb))
+
+
+POLL_SLICE_S = 1.0
+
+
+def _sliced_poll_client(base):
+    """``base`` (nbclient's NotebookClient) whose kernel channels are polled in slices of
+    ``POLL_SLICE_S`` seconds.
+
+    nbclient waits for a cell's reply with one poll as long as the cell timeout. After a cell
+    that opens ipywidgets comms that poll can miss the reply's arrival and return only when it
+    times out (jupyter/nbclient#312): CI saw week 2 and week 3 sit 600 s between two cells.
+    Polling again every second finds a reply that is already queued, whatever woke the loop or not.
+    """
+    from queue import Empty
+
+    def sliced(get_msg):
+        async def get_msg_sliced(timeout=None):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = POLL_SLICE_S if deadline is None else max(0.0, min(POLL_SLICE_S, deadline - time.monotonic()))
+                try:
+                    message = get_msg(timeout=left)
+                    return (await message) if inspect.isawaitable(message) else message
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+        return get_msg_sliced
+
+    class SlicedPollClient(base):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            for channel in (kc.shell_channel, kc.iopub_channel):
+                channel.get_msg = sliced(channel.get_msg)
+            return kc
+
+    return SlicedPollClient
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -102,3 +102,50 @@ def test_the_notebook_tests_warn_over_budget_and_fail_on_gross_excess():
     _check_pacing(_fake(*[20.0] * 10), "notebooks")
     with pytest.warns(PacingWarning, match="600 s of its 620 s passed outside its cells"):
         _check_pacing(_fake(20.0, total=620.0), "notebooks")  # a stalled runner is named, not failed
+
+
+def test_kernel_channels_are_polled_in_short_slices():
+    """jupyter/nbclient#312: one long poll can sleep through a reply that has arrived. The
+    runner's client polls every POLL_SLICE_S seconds: a message that a slice finds is returned
+    at once, and Empty is raised only when the whole timeout has passed."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    from helpers.course import notebooks
+
+    class Base:
+        async def async_start_new_kernel_client(self):
+            return self.kc
+
+    class Channel:
+        def __init__(self, ready_after):
+            self.calls, self.ready_after = [], ready_after
+
+        async def get_msg(self, timeout=None):
+            self.calls.append(timeout)
+            if len(self.calls) > self.ready_after:
+                return {"msg": len(self.calls)}
+            await asyncio.sleep(timeout)
+            raise Empty
+
+    class KC:
+        shell_channel, iopub_channel = Channel(ready_after=2), Channel(ready_after=10**6)
+
+    client = notebooks._sliced_poll_client(Base)()
+    client.kc = KC()
+    notebooks.POLL_SLICE_S, old = 0.05, notebooks.POLL_SLICE_S
+    try:
+        kc = asyncio.run(client.async_start_new_kernel_client())
+        assert asyncio.run(kc.shell_channel.get_msg(timeout=600)) == {"msg": 3}
+        assert all(t <= 0.05 for t in KC.shell_channel.calls)
+        start = time.monotonic()
+        try:
+            asyncio.run(kc.iopub_channel.get_msg(timeout=0.3))
+        except Empty:
+            pass
+        else:
+            raise AssertionError("a poll that never finds a message must end with Empty")
+        assert 0.25 <= time.monotonic() - start < 2
+    finally:
+        notebooks.POLL_SLICE_S = old
