@@ -9,6 +9,7 @@ makes that a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -68,10 +69,45 @@ def need_browser() -> str:
     return path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 20) -> tuple[int, bytes]:
+    """(status, body) of a GET; an HTTP error is a status, not an exception."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+@contextlib.contextmanager
+def jupyter_server(command: list[str], *, cwd: Path, env: dict, log: Path, base: str, token: str, startup: float = 120):
+    """A Jupyter server started by ``command`` (its output in ``log``), once ``/api/status``
+    answers; stopped on leaving. A server that does not start fails the test with its log."""
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + startup
+            while server.poll() is None and time.monotonic() < deadline:
+                try:
+                    if http_get(f"{base}/api/status?token={token}")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.5)
+            else:
+                pytest.fail(f"{command[0]} {' '.join(command[1:3])} did not start:\n" + log.read_text(errors="replace")[-3000:])
+            yield server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 class JupyterLab:
@@ -79,7 +115,7 @@ class JupyterLab:
 
     def __init__(self, root: Path, scratch: Path):
         self.root, self.scratch = root, scratch
-        self.port, self.token = _free_port(), "nextword-browser-test"
+        self.port, self.token = free_port(), "nextword-browser-test"
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = None
 
@@ -95,29 +131,13 @@ class JupyterLab:
         command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}", "--allow-root",
                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
-        self.log = open(self.scratch / "jupyter.log", "wb")
-        self.server = subprocess.Popen(command, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                break
-            try:
-                if self.api("status")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.__exit__()
-        pytest.fail("jupyter lab did not start:\n" + (self.scratch / "jupyter.log").read_text()[-3000:])
+        self._stack = contextlib.ExitStack()
+        self.server = self._stack.enter_context(jupyter_server(command, cwd=self.root, env=env, log=self.scratch / "jupyter.log",
+                                                               base=self.base, token=self.token))  # fmt: skip
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.server is not None:
-            self.server.terminate()
-            try:
-                self.server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-        self.log.close()
+        self._stack.close()
 
     def api(self, path: str, method: str = "GET") -> tuple[int, object]:
         request = urllib.request.Request(f"{self.base}/api/{path}", method=method,

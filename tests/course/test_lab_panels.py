@@ -10,12 +10,7 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,6 +19,7 @@ from helpers.course import doctor
 from helpers.course.cli import main
 from helpers.course.doctor import PANELS, panel_checks
 from helpers.course.notebooks import ROOT
+from tests.course.lab import free_port, http_get, jupyter_server
 
 pytest.importorskip("nbgrader")
 BIN = Path(sys.executable).parent
@@ -84,59 +80,27 @@ def test_doctor_instructor_reports_the_panels(capsys, monkeypatch):
     assert code == (0 if "[FAIL]" not in out else 1)
 
 
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=20) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-
-
 @pytest.mark.slow
 def test_nextword_lab_from_an_unactivated_venv(tmp_path):
     """JupyterLab started by ``/path/venv/bin/nextword lab`` with a PATH that lacks the venv: the
     exchange panels are off (page and server), Formgrader's API answers (alembic was found)."""
     course = _course(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     token = "nextword-panels"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_CONFIG_PATH")}
     env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(tmp_path / "user"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))  # fmt: skip
     command = [str(BIN / "nextword"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
                "--allow-root", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
-    log = open(tmp_path / "jupyter.log", "wb")
-    server = subprocess.Popen(command, cwd=course / "solutions", env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/api/status?token={token}")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("nextword lab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:])
-        assert server.poll() is None, (tmp_path / "jupyter.log").read_text()[-3000:]
-        status, body = _get(f"{base}/lab?token={token}")
+    with jupyter_server(command, cwd=course / "solutions", env=env, log=tmp_path / "jupyter.log", base=base, token=token):
+        status, body = http_get(f"{base}/lab?token={token}")
         assert status == 200
         config = json.loads(re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', body, re.S).group(1))
         disabled = config.get("disabledExtensions", [])
         assert "@jupyter/nbgrader:assignment-list" in disabled and "@jupyter/nbgrader:course-list" in disabled, disabled
         assert "@jupyter/nbgrader:formgrader" not in disabled
-        assert _get(f"{base}/assignments?course_id=&token={token}")[0] == 404  # the exchange's server extension is off
-        status, body = _get(f"{base}/formgrader/api/assignments?token={token}")
+        assert http_get(f"{base}/assignments?course_id=&token={token}")[0] == 404  # the exchange's server extension is off
+        status, body = http_get(f"{base}/formgrader/api/assignments?token={token}")
         assert status == 200, (tmp_path / "jupyter.log").read_text()[-3000:]  # the gradebook was set up: alembic found
         assert isinstance(json.loads(body), list)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
