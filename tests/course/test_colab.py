@@ -4,13 +4,15 @@ from its repository in its first cell and runs to the end; the student self-chec
 
 How the simulation is built, and why:
 - **the preinstalled stack.** Colab's interpreter comes with torch, numpy, pandas, matplotlib,
-  scikit-learn, ipykernel, ipywidgets ... in its own site-packages. Here they are installed once
-  into a *base* environment (``build/colab-base``, or the one ``NEXTWORD_COLAB_BASE`` names; the
-  first build downloads about 1.5 GB from the package index and takes minutes). Each test then
-  makes a **fresh** ``python -m venv`` and adds the base's site-packages to it with a ``.pth``
-  file: what ``--system-site-packages`` does for a base interpreter, for a base environment. The
-  stack is importable and pip counts it as installed, as in Colab; whatever the notebook installs
-  goes into the fresh environment, which starts without the course.
+  scikit-learn, transformers, ipykernel, ipywidgets ... in its own site-packages. Here that
+  stack (``COLAB_STACK`` and everything it requires) is taken from this test's own environment:
+  the files of each of those distributions, as their RECORD lists them, are hard-linked (copied
+  across file systems) into a scratch ``site-packages`` folder, which takes seconds and no
+  network, and leaves out every other distribution of this environment (the course, nbclient,
+  jupyter_server ...). Each test then makes a **fresh** ``python -m venv`` whose ``.pth`` file
+  adds that folder with ``site.addsitedir``: what ``--system-site-packages`` does for a base
+  interpreter. The stack is importable and pip counts it as installed, as in Colab; whatever the
+  notebook installs goes into the fresh environment, which starts without the course.
 - **no Jupyter server.** The base holds only ipykernel (the kernel side); the test proves, in the
   fresh environment, that jupyter_server, jupyterlab, notebook, nbgrader, nbclient and the
   course itself are not importable before the notebook runs.
@@ -23,15 +25,19 @@ How the simulation is built, and why:
   fresh environment's, with PYTHONPATH and VIRTUAL_ENV removed so nothing of this checkout leaks
   in.
 
-Opt-in (minutes: one pip install of the course per notebook): ``python -m pytest -m colab -p
-no:xdist`` or NEXTWORD_COLAB_TESTS=1. Run for one lecture notebook (week 0) and one assignment
-(week 0: the solved notebook passes ``check("week00")``; the released blank one does not).
+Opt-in, because the setup cell pip-installs the course's dependencies from the package index
+(about a minute per notebook on 2 idle cores): ``python -m pytest -m colab`` or
+NEXTWORD_COLAB_TESTS=1, which ``.ci/run`` sets for its main run. Run for one lecture notebook
+(week 0) and one assignment (week 0: the solved notebook passes ``check("week00")``; the released
+blank one does not).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -44,27 +50,22 @@ from helpers.course.notebooks import ROOT, SETUP_CELL
 
 pytestmark = [pytest.mark.slow, pytest.mark.colab]
 
-OPT_IN = "the Colab simulation is opt-in (minutes): python -m pytest -m colab -p no:xdist, or NEXTWORD_COLAB_TESTS=1"
-# What Colab has before a notebook runs: the scientific stack and the kernel, no Jupyter server.
-COLAB_STACK = ["numpy", "scipy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipykernel", "ipywidgets",
-               "tqdm", "requests"]  # fmt: skip
+OPT_IN = "the Colab simulation is opt-in (it pip-installs the course): python -m pytest -m colab, or NEXTWORD_COLAB_TESTS=1"
+# What Colab has before a notebook runs (a part of its preinstalled packages): torch, the
+# scientific stack, Hugging Face's libraries and the kernel, no Jupyter server.
+COLAB_STACK = ["torch", "numpy", "scipy", "pandas", "matplotlib", "seaborn", "scikit-learn", "ipykernel", "ipywidgets",
+               "tqdm", "requests", "transformers", "sentence-transformers", "tokenizers", "safetensors", "regex",
+               "platformdirs"]  # fmt: skip
 NOT_IN_COLAB = ["jupyter_server", "jupyterlab", "notebook", "nbclassic", "nbgrader", "nbclient", "helpers"]
+# The course's own dependencies outside that stack: the setup cell has to install them.
+INSTALLED_BY_THE_SETUP_CELL = ["gensim", "codespell_lib", "wordfreq", "tiktoken"]
 PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter under this test's venv
-INSTALL_S = 900  # the base stack's first build
 CELL_S = 600  # the setup cell's pip install of the course is the slowest cell
 
 
 def _asked_for(config) -> bool:
     markers = config.getoption("markexpr") or ""
     return os.environ.get("NEXTWORD_COLAB_TESTS") == "1" or ("colab" in markers and "not colab" not in markers)
-
-
-def _torch_requirement() -> str:
-    """The torch this machine's pip has as a CPU build (the test's own environment's version);
-    an unpinned ``torch`` would pull a CUDA build of several GB."""
-    import torch
-
-    return f"torch=={torch.__version__.split('+')[0]}"
 
 
 def _run(command: list[str], timeout: float, **kwargs) -> str:
@@ -77,22 +78,64 @@ def _site_packages(env: Path) -> Path:
     return next((env / "lib").glob("python3*/site-packages"))
 
 
+def _requirement_closure(names: list[str]) -> list[importlib.metadata.Distribution]:
+    """The distributions of this environment that ``names`` need, their requirements included
+    (extras and requirements whose markers do not hold here left out, as pip would)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in found:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            if name in map(canonicalize_name, names):
+                pytest.fail(f"{name}, part of the simulated Colab's stack, is not installed here: pip install -e '.[dev]'")
+            continue  # a requirement this platform's build does without; pip would say so in Colab too
+        found[name] = dist
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return list(found.values())
+
+
+def _link_distribution(dist: importlib.metadata.Distribution, site: Path) -> int:
+    """Hard-link (or copy) the files of ``dist`` that live in its site-packages into ``site``."""
+    count = 0
+    for file in dist.files or []:
+        if file.parts[0] == ".." or "__pycache__" in file.parts:
+            continue  # scripts and data outside site-packages; byte code is rebuilt
+        source, target = Path(dist.locate_file(file)), site / file
+        if not source.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            continue
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+        count += 1
+    return count
+
+
 @pytest.fixture(scope="module")
-def colab_base(request) -> Path:
-    """The site-packages of the base environment with Colab's preinstalled stack (built once)."""
+def colab_base(request, tmp_path_factory) -> Path:
+    """A site-packages folder holding Colab's preinstalled stack and nothing else, linked from
+    this test's environment."""
     if not _asked_for(request.config):
         pytest.skip(OPT_IN)
-    base = Path(os.environ.get("NEXTWORD_COLAB_BASE", ROOT / "build" / "colab-base"))
-    stack = [_torch_requirement(), *COLAB_STACK]
-    stamp = base / "nextword-colab-stack.json"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == stack):
-        if not (base / "bin" / "python").exists():
-            _run([str(PYTHON), "-m", "venv", str(base)], timeout=120)
-        start = time.monotonic()
-        _run([str(base / "bin" / "python"), "-m", "pip", "install", "-q", *stack], timeout=INSTALL_S)
-        print(f"Colab base stack installed in {time.monotonic() - start:.0f} s: {base}")
-        stamp.write_text(json.dumps(stack))
-    return _site_packages(base)
+    site = tmp_path_factory.mktemp("colab-preinstalled") / "site-packages"
+    start = time.monotonic()
+    dists = _requirement_closure(COLAB_STACK)
+    files = sum(_link_distribution(d, site) for d in dists)
+    print(f"Colab's stack: {len(dists)} distributions, {files} files linked in {time.monotonic() - start:.1f} s")
+    return site
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +156,8 @@ class Colab:
     def __init__(self, base_site: Path, folder: Path):
         self.env = folder / "venv"
         _run([str(PYTHON), "-m", "venv", str(self.env)], timeout=120)
-        (_site_packages(self.env) / "colab-preinstalled.pth").write_text(f"{base_site}\n")
+        # as --system-site-packages would: the stack after the fresh env, its own .pth files processed
+        (_site_packages(self.env) / "colab-preinstalled.pth").write_text(f"import site; site.addsitedir({str(base_site)!r})\n")
         self.python = self.env / "bin" / "python"
         self.kernels = folder / "jupyter"
         spec = self.kernels / "kernels" / "colab"
@@ -184,9 +228,10 @@ def _probe(nb, tag: str) -> dict:
 
 def _fresh(colab_base, course_clone, folder, monkeypatch) -> Colab:
     colab = Colab(colab_base, folder)
-    seen = colab.importable(["torch", "numpy", "pandas", "matplotlib", "ipykernel", "ipywidgets", *NOT_IN_COLAB])
-    assert all(seen[m] for m in ("torch", "numpy", "pandas", "matplotlib", "ipykernel", "ipywidgets")), seen
-    assert not any(seen[m] for m in NOT_IN_COLAB), f"not a Colab-like environment: {seen}"
+    preinstalled = ["torch", "numpy", "pandas", "matplotlib", "sklearn", "transformers", "ipykernel", "ipywidgets"]
+    seen = colab.importable([*preinstalled, *NOT_IN_COLAB, *INSTALLED_BY_THE_SETUP_CELL])
+    assert all(seen[m] for m in preinstalled), f"Colab's stack is not importable: {seen}"
+    assert not any(seen[m] for m in NOT_IN_COLAB + INSTALLED_BY_THE_SETUP_CELL), f"not a Colab-like environment: {seen}"
     url, ref = course_clone
     monkeypatch.setenv("NEXTWORD_REPO", url)
     monkeypatch.setenv("NEXTWORD_REF", ref)
@@ -197,6 +242,9 @@ def _installed_from_clone(nb, colab: Colab, course_clone) -> None:
     where = _probe(nb, "WHERE")
     assert Path(where["helpers"]).is_relative_to(colab.env), f"the course was not installed into the fresh env: {where}"
     assert where["url"] == course_clone[0].removeprefix("git+"), where
+    fresh = _site_packages(colab.env)
+    reinstalled = [m for m in ("torch", "numpy", "transformers") if (fresh / m).exists()]
+    assert not reinstalled, f"pip reinstalled Colab's preinstalled {reinstalled} instead of using them"
 
 
 def test_lecture_notebook_installs_the_course_and_runs(colab_base, course_clone, tmp_path, monkeypatch):
