@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -316,6 +317,42 @@ def test_plot_has_one_point_per_model(committed):
     ax = plot_leaderboard(committed)
     assert sum(len(c.get_offsets()) for c in ax.collections) == len(committed)
     assert ax.get_xscale() == "log" and "bits per character" in ax.get_ylabel()
+    plt.close(ax.figure)
+
+
+def _label_boxes(ax):
+    """The rendered boxes of the labels' text (without their leader lines) and of the legend."""
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    return [Text.get_window_extent(t, renderer) for t in ax.texts], ax.get_legend().get_window_extent(renderer)
+
+
+@pytest.mark.parametrize("board", ["committed", "crowded"])
+def test_plot_labels_overlap_neither_each_other_nor_the_legend(board, committed):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    results = committed
+    if board == "crowded":  # twelve models, several of them close together
+        rng = np.random.default_rng(7)
+        results = pd.DataFrame({
+            "week": np.arange(12) % 6 + 1, "model": [f"model number {i} of the course" for i in range(12)],
+            "unit": ["word", "character", "subword"] * 4, "parameters": (10 ** rng.uniform(3.5, 6.5, 12)).astype(int),
+            "bits_per_char": rng.uniform(1.8, 3.2, 12), "test_chars": 204_571})  # fmt: skip
+    ax = plot_leaderboard(results)
+    ax.figure.draw_without_rendering()
+    labels, legend = _label_boxes(ax)
+    inside = ax.get_window_extent(ax.figure.canvas.get_renderer())
+    assert sorted(t.get_text() for t in ax.texts) == sorted(results.model)
+    for i, a in enumerate(labels):
+        assert not a.overlaps(legend), ax.texts[i].get_text()
+        assert inside.x0 <= a.x0 and a.x1 <= inside.x1 and inside.y0 <= a.y0 and a.y1 <= inside.y1, ax.texts[i].get_text()
+        for j in range(i):
+            assert not a.overlaps(labels[j]), (ax.texts[i].get_text(), ax.texts[j].get_text())
     plt.close(ax.figure)
 
 

@@ -199,36 +199,60 @@ def plot_leaderboard(results: pd.DataFrame, ax=None):
            title=f"Held-out Wikipedia, {chars:,} characters (squares: word models, circles: character models)")  # fmt: skip
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     ax.margins(x=0.25, y=0.12)
     ax.autoscale_view()
     _label_points(ax, results)
     return ax
 
 
+# Where a label may go, in the order tried: beside its point, then farther out (with a leader line).
+_LABEL_DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0)]
+_LABEL_DISTANCES = (6, 16, 30)  # typographic points
+
+
 def _label_points(ax, results: pd.DataFrame, fontsize: int = 8) -> None:
-    """Name every point, beside it where the label overlaps no other label or point."""
-    px = ax.figure.dpi / 72  # pixels per typographic point
-    xy = [ax.transData.transform((p, b)) for p, b in zip(results.parameters, results.bits_per_char, strict=True)]
-    taken = [(x - 5 * px, y - 5 * px, x + 5 * px, y + 5 * px) for x, y in xy]  # the markers
+    """Name every point at the first place, near it, where the label's rendered box overlaps
+    no other label, point or the legend and stays inside the axes; where there is none, at the
+    place that overlaps least. Labels set away from their point get a thin leader line."""
+    from matplotlib.transforms import Bbox
+
+    figure = ax.figure
+    figure.draw_without_rendering()  # fixes the limits and the legend's place
+    renderer = figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    px = figure.dpi / 72  # pixels per typographic point
+    points = list(zip(results.parameters, results.bits_per_char, strict=True))
+    taken = [Bbox.from_bounds(x - 5 * px, y - 5 * px, 10 * px, 10 * px) for x, y in ax.transData.transform(points)]
+    if ax.get_legend() is not None:
+        taken.append(ax.get_legend().get_window_extent(renderer))
+
+    def cost(box: Bbox) -> float:
+        overlap = sum(max(0.0, min(box.x1, t.x1) - max(box.x0, t.x0)) * max(0.0, min(box.y1, t.y1) - max(box.y0, t.y0))
+                      for t in taken)  # fmt: skip
+        kept = max(0.0, min(box.x1, inside.x1) - max(box.x0, inside.x0)) * max(0.0, min(box.y1, inside.y1) - max(box.y0, inside.y0))
+        return overlap + 2 * (box.width * box.height - kept)
+
     for i in sorted(range(len(results)), key=lambda i: results.bits_per_char.iloc[i]):
-        name, (x, y) = results.model.iloc[i], xy[i]
-        w, h = 0.55 * fontsize * len(name) * px, 1.2 * fontsize * px
-        options = [(6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "bottom"), (-6, -4, "right", "top")]
-        best = options[0]
-        for dx, dy, ha, va in options:
-            x0 = x + dx * px - (w if ha == "right" else 0)
-            y0 = y + dy * px - (h if va == "top" else 0)
-            box = (x0, y0, x0 + w, y0 + h)
-            if not any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for j, t in enumerate(taken) if j != i):
-                best = (dx, dy, ha, va)
+        best = None
+        for distance in _LABEL_DISTANCES:
+            for dx, dy in _LABEL_DIRECTIONS:
+                offset = (dx * distance, dy * distance * (0.6 if dx else 1.0))
+                label = ax.annotate(results.model.iloc[i], points[i], textcoords="offset points", xytext=offset,
+                                    ha={1: "left", -1: "right", 0: "center"}[dx],
+                                    va={1: "bottom", -1: "top", 0: "center"}[dy], fontsize=fontsize)  # fmt: skip
+                box = label.get_window_extent(renderer)
+                label.remove()
+                score = cost(box)
+                if best is None or score < best[0]:
+                    best = (score, offset, label.get_ha(), label.get_va(), distance, box)
+            if best[0] == 0:
                 break
-        dx, dy, ha, va = best
-        x0 = x + dx * px - (w if ha == "right" else 0)
-        y0 = y + dy * px - (h if va == "top" else 0)
-        taken.append((x0, y0, x0 + w, y0 + h))
-        ax.annotate(name, (results.parameters.iloc[i], results.bits_per_char.iloc[i]), textcoords="offset points",
-                    xytext=(dx, dy), ha=ha, va=va, fontsize=fontsize)  # fmt: skip
+        _, offset, ha, va, distance, box = best
+        arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.45", "shrinkB": 4} if distance > _LABEL_DISTANCES[0] else None
+        ax.annotate(results.model.iloc[i], points[i], textcoords="offset points", xytext=offset, ha=ha, va=va,
+                    fontsize=fontsize, arrowprops=arrow)  # fmt: skip
+        taken.append(box)
 
 
 def machine_note(seconds: float, cpu_seconds: float, load_before: float, load_after: float) -> str:
