@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from helpers.course.training import evaluating
 from helpers.decoding.sampling import GREEDY, generate
 from helpers.decoding.step import forward_step, lm_step
 
@@ -73,16 +74,12 @@ def extractable(model, windows: torch.Tensor, prefix: int, suffix: int) -> torch
     """Bool (n,): does the greedy continuation of each window's prefix equal its next ``suffix`` ids?"""
     _check(windows, prefix, suffix, model)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:  # greedy decoding through the course's decoding library: GPTs with their KV cache, else any model(ids)
+    with evaluating(model):  # greedy decoding through the course's decoding library: GPTs with their KV cache, else any model(ids)
         block_size = getattr(getattr(model, "config", None), "block_size", None)
         step = lm_step(model) if hasattr(model, "run") else forward_step(model, block_size)
         out = generate(
             step, windows[:, :prefix].to(device), suffix, GREEDY
         ).sequences.cpu()  # (n, prefix + suffix)
-    finally:
-        model.train(was_training)
     return (out[:, prefix:] == windows[:, prefix : prefix + suffix]).all(dim=1)
 
 
@@ -91,16 +88,12 @@ def sequence_losses(model, windows: torch.Tensor, prefix: int, suffix: int) -> t
     """Mean cross-entropy (nats per token) of each window's suffix given its prefix: (n,)."""
     _check(windows, prefix, suffix, model)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         x = windows[:, : prefix + suffix - 1].to(device)  # (n, T - 1) inputs
         y = windows[:, 1 : prefix + suffix].to(device)  # (n, T - 1) targets
         logits = model(x).float()  # (n, T - 1, V)
         nll = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (n, T - 1)
         return nll[:, prefix - 1 :].mean(dim=1).cpu()  # the suffix positions only
-    finally:
-        model.train(was_training)
 
 
 def membership_auc(member_losses, non_member_losses) -> float:

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from helpers.course.training import evaluating
+
 __all__ = [
     "ProbeResult",
     "bootstrap_interval",
@@ -186,10 +188,8 @@ def sequence_logprobs(
         raise ValueError("sequences must hold at least one sequence of ids")
     block = getattr(getattr(model, "config", None), "block_size", None)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out = []
-    try:
+    with evaluating(model):
         for seq in sequences:
             seq = torch.as_tensor(seq, dtype=torch.long)
             if seq.ndim != 1 or len(seq) == 0:
@@ -203,6 +203,4 @@ def sequence_logprobs(
             x = torch.cat([torch.tensor([start_id]), seq[:-1]])[None].to(device)  # (1, T) inputs
             logp = F.log_softmax(model(x).float(), dim=-1)[0]  # (T, V)
             out.append(float(logp.gather(-1, seq.to(device)[:, None]).sum()))
-    finally:
-        model.train(was_training)
     return np.array(out)

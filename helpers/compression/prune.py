@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from helpers.course.training import evaluating
+
 __all__ = [
     "SparsityRow",
     "apply_masks",
@@ -167,20 +169,18 @@ def head_importance(model: nn.Module, batches, loss_fn, steps: int = 8) -> dict[
     if not attentions:
         raise ValueError("the model has no multi-head attention modules (with n_heads, d_k and out_proj)")
     scores = {name: torch.zeros(a.n_heads) for name, a in attentions.items()}
-    was_training = model.training
-    model.eval()
     source = iter(batches)
-    try:
-        for _ in range(steps):
+    with evaluating(model):
+        try:
+            for _ in range(steps):
+                model.zero_grad(set_to_none=True)
+                loss_fn(model, next(source)).backward()
+                for name, a in attentions.items():
+                    w = a.out_proj.weight
+                    gate = (w.detach() * w.grad).reshape(w.shape[0], a.n_heads, a.d_k).sum(dim=(0, 2))  # dL/dxi_h
+                    scores[name] += gate.abs().cpu() / steps
+        finally:
             model.zero_grad(set_to_none=True)
-            loss_fn(model, next(source)).backward()
-            for name, a in attentions.items():
-                w = a.out_proj.weight
-                gate = (w.detach() * w.grad).reshape(w.shape[0], a.n_heads, a.d_k).sum(dim=(0, 2))  # dL/dxi_h
-                scores[name] += gate.abs().cpu() / steps
-    finally:
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
     return scores
 
 

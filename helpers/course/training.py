@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from helpers.course.progress import tqdm
 
-__all__ = ["History", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
+__all__ = ["History", "evaluating", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
 
 _EMPTY = object()
 
@@ -35,6 +36,26 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
         torch.use_deterministic_algorithms(True, warn_only=True)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return seed
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in evaluation mode inside the ``with`` block (dropout off, batch norm's running
+    statistics used), and back in the mode it was in afterwards, also when the block raises.
+
+    >>> layer = torch.nn.Dropout(0.5)
+    >>> with evaluating(layer):
+    ...     layer.training
+    False
+    >>> layer.training
+    True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def get_device(prefer: str | None = None) -> torch.device:

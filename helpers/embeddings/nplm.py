@@ -43,7 +43,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from helpers.course.training import History, train_loop
+from helpers.course.training import History, evaluating, train_loop
 
 __all__ = ["NeuralLM", "NeuralLMConfig", "by_frequency", "context_windows", "nplm_scores", "perplexity", "train_nplm"]
 
@@ -201,14 +201,12 @@ def context_windows(sentences: Sequence[Sequence[str]], words: Sequence[str], n:
 @torch.no_grad()
 def perplexity(model: NeuralLM, contexts: torch.Tensor, targets: torch.Tensor, batch_size: int = 4096) -> float:
     """exp of the mean negative log-likelihood per predicted token (evaluation mode)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    total = 0.0
-    for start in range(0, len(targets), batch_size):
-        x, y = contexts[start : start + batch_size].to(device), targets[start : start + batch_size].to(device)
-        total += model.nll(x, y).double().sum().item()
-    model.train(was_training)
+    with evaluating(model):
+        device = next(model.parameters()).device
+        total = 0.0
+        for start in range(0, len(targets), batch_size):
+            x, y = contexts[start : start + batch_size].to(device), targets[start : start + batch_size].to(device)
+            total += model.nll(x, y).double().sum().item()
     return math.exp(total / len(targets))
 
 

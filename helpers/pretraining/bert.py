@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.course.training import evaluating
 from helpers.transformer.block import TransformerBlock
 from helpers.transformer.checks import tracing
 
@@ -172,12 +173,8 @@ class BertEncoder(nn.Module):
     @torch.no_grad()
     def attention_maps(self, ids, attention_mask=None) -> torch.Tensor:
         """Attention weights of every layer and head: (n_layer, B, n_head, T, T), in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return torch.stack(self.run(ids, attention_mask, need_weights=True).weights)
-        finally:
-            self.train(was_training)
 
 
 class MLMHead(nn.Module):

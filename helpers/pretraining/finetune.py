@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.course.training import History, train_loop
+from helpers.course.training import History, evaluating, train_loop
 from helpers.pretraining.bert import BertEncoder
 from helpers.pretraining.pretrained import mean_pool
 from helpers.pretraining.tokenizer import pad_batch
@@ -259,19 +259,15 @@ def fine_tune(
 @torch.no_grad()
 def predict(model: nn.Module, ids: Sequence[Sequence[int]], batch_size: int = 64) -> torch.Tensor:
     """Predicted class of every tokenised text (N,), in eval mode; batches sorted by length."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     pad_id = _encoder(model).config.pad_id
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     out = torch.empty(len(ids), dtype=torch.long)
-    try:
+    with evaluating(model):
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             b = pad_batch([ids[i] for i in chunk], pad_id)
             out[chunk] = model(b.ids.to(device), b.attention_mask.to(device)).argmax(-1).cpu()
-    finally:
-        model.train(was_training)
     return out
 
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from helpers.course.training import evaluating
 from helpers.pretraining.bert import BertForMaskedLM
 from helpers.pretraining.masking import IGNORE_INDEX, mask_tokens
 from helpers.transformer.gpt import lm_loss as causal_lm_loss
@@ -102,19 +103,15 @@ def evaluate_mlm_loss(
     """Mean MLM cross-entropy (nats per predicted token) over ``windows``, masked with a fixed
     ``seed`` so that two models (or one model before and after training) see the same blanks."""
     g = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     total, count = 0.0, 0
-    try:
+    with evaluating(model):
         for chunk in windows.split(batch_size):
             inputs, labels = mask_tokens(chunk, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids, p=p, generator=g)
             n = int((labels != IGNORE_INDEX).sum())
             if n:
                 loss = mlm_loss(model, MLMBatch(inputs.to(device), labels.to(device)))
                 total, count = total + loss.item() * n, count + n
-    finally:
-        model.train(was_training)
     if count == 0:
         raise ValueError("no position was chosen for prediction: use more windows or a larger p")
     return total / count

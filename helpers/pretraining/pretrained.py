@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.course.training import evaluating
 from helpers.pretraining.bert import BertConfig, BertEncoder, BertForMaskedLM, load_state_dict
 from helpers.pretraining.tokenizer import WordPieceTokenizer, pad_batch
 
@@ -110,13 +111,11 @@ def encode_sentences(
         raise ValueError(f"batch_size={batch_size} must be positive")
     from tqdm.auto import tqdm
 
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     ids = tokenizer.encode_batch(texts, max_length)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     out = torch.empty(len(ids), model.config.n_embd)
-    try:
+    with evaluating(model):
         for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="encoding", leave=False):
             chunk = order[start : start + batch_size]
             batch = pad_batch([ids[i] for i in chunk], tokenizer.pad_id)
@@ -125,8 +124,6 @@ def encode_sentences(
             if normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
             out[chunk] = pooled.float().cpu()
-    finally:
-        model.train(was_training)
     return out
 
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.course.training import evaluating
 from helpers.decoding.processors import SamplingConfig
 from helpers.decoding.sampling import GREEDY
 from helpers.decoding.sampling import generate as decode
@@ -112,12 +113,8 @@ def sample(
     if length < 0:
         raise ValueError(f"length={length} must be >= 0")
     config = GREEDY if temperature == 0 else SamplingConfig(temperature=float(temperature))
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         out = decode(charlm_step(model), prompt.cpu()[None], length, config, generator=generator).sequences
-    finally:
-        model.train(was_training)
     return out[0, len(prompt) :]
 
 
@@ -145,14 +142,12 @@ def generate(model, vocab, prompt: str, length: int = 200, temperature: float = 
 def stream_loss(model: nn.Module, ids: torch.Tensor, batch_size: int = 16, bptt: int = 128) -> float:
     """Mean cross-entropy (nats per character) of ``ids`` under ``model``, reading the text as
     ``batch_size`` streams with the state carried across chunks (divide by ln 2 for bits)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    total, count, state = 0.0, 0, None
-    for x, y, start in stream_batches(ids.to(device), batch_size, bptt, epochs=1):
-        logits, state = model(x, None if start else detach_state(state))
-        B, T, V = logits.shape
-        total += F.cross_entropy(logits.reshape(B * T, V), y.reshape(B * T), reduction="sum").item()
-        count += B * T
-    model.train(was_training)
+    with evaluating(model):
+        device = next(model.parameters()).device
+        total, count, state = 0.0, 0, None
+        for x, y, start in stream_batches(ids.to(device), batch_size, bptt, epochs=1):
+            logits, state = model(x, None if start else detach_state(state))
+            B, T, V = logits.shape
+            total += F.cross_entropy(logits.reshape(B * T, V), y.reshape(B * T), reduction="sum").item()
+            count += B * T
     return total / count

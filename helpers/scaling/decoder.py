@@ -33,6 +33,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from helpers.course.training import evaluating
 from helpers.decoding.sampling import generate, temperature_config
 from helpers.decoding.step import cached_step
 from helpers.scaling.attention import IMPLEMENTATIONS, KV, GroupedQueryAttention
@@ -212,9 +213,5 @@ class ModernDecoder(nn.Module):
             def step(ids, state):
                 return forward(ids[:, -window:], None)[0], None
 
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return generate(step, idx, max_new_tokens, config, generator=generator).sequences
-        finally:
-            self.train(was_training)

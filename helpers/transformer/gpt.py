@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.course.training import evaluating
 from helpers.decoding.sampling import generate, temperature_config
 from helpers.decoding.step import lm_step
 from helpers.transformer.attention import KV
@@ -179,12 +180,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
         """Attention weights of every layer and head for ``idx`` (B, T): (n_layer, B, n_head, T, T)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return torch.stack(self.run(idx, need_weights=True).weights)
-        finally:
-            self.train(was_training)
 
     def num_parameters(self, include_embeddings: bool = True) -> int:
         """Number of parameters (a tied head counts once); without the token and position tables
@@ -220,12 +217,8 @@ class GPT(nn.Module):
         config = temperature_config(temperature, top_k)  # generate() checks max_new_tokens
         if use_cache and self.custom_attention:
             raise ValueError("this model has a custom attention module without a KV cache: pass use_cache=False")
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return generate(lm_step(self, use_cache), idx, max_new_tokens, config, generator=generator).sequences
-        finally:
-            self.train(was_training)
 
 
 def _logits(output) -> torch.Tensor:
@@ -261,16 +254,12 @@ def evaluate_loss(
         n_windows = max(1, min(n_windows, max_tokens // block_size))
     starts = torch.arange(n_windows) * block_size
     offsets = torch.arange(block_size + 1)
-    was_training = model.training
-    model.eval()
     total, count = 0.0, 0
-    try:
+    with evaluating(model):
         device = next(model.parameters()).device
         for chunk in starts.split(batch_size):
             windows = ids[chunk[:, None] + offsets].to(device)  # (b, T + 1)
             logits = _logits(model(windows[:, :-1]))  # (b, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), windows[:, 1:].reshape(-1), reduction="sum")
             total, count = total + loss.item(), count + windows[:, 1:].numel()
-    finally:
-        model.train(was_training)
     return total / count

