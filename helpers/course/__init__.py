@@ -1,17 +1,17 @@
 """The course's own tooling: the ``nextword`` command (:mod:`~helpers.course.cli`), the notebook
 runner (:mod:`~helpers.course.notebooks`), the environment doctor (:mod:`~helpers.course.doctor`),
-and what every lecture uses: seeding, device choice, a training loop and its learning-rate schedule
-(:mod:`~helpers.course.training`), timing (:mod:`~helpers.course.lesson`).
+and what every lecture uses: seeding, device choice, a training loop and its learning-rate schedule,
+evaluation mode as a ``with`` block (:mod:`~helpers.course.training`), timing (:mod:`~helpers.course.lesson`).
 """
 
 import importlib
 
-__all__ = ["History", "best_time", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
+__all__ = ["History", "best_time", "evaluating", "get_device", "seed_everything", "train_loop", "warmup_cosine"]
 
 # Loaded on first use (PEP 562): the ``nextword`` command imports this package, and its
 # commands that need no torch (--version, release, a clear error) should not wait for it.
 _HOME = {"best_time": "helpers.course.lesson", **dict.fromkeys(
-    ["History", "get_device", "seed_everything", "train_loop", "warmup_cosine"], "helpers.course.training")}
+    ["History", "evaluating", "get_device", "seed_everything", "train_loop", "warmup_cosine"], "helpers.course.training")}
 
 
 def __getattr__(name: str):
