@@ -304,6 +304,22 @@ def test_cheap_entries_reproduce_the_committed_table(committed, cheap_models, co
             assert math.isclose(score.unk_perplexity, saved.unk_perplexity[key], rel_tol=1e-5), key
 
 
+@pytest.mark.slow
+def test_trained_entries_reproduce_the_committed_table(committed):
+    """The neural rows are what today's code trains (seeded, one thread, no cache): a change to
+    a week's model or training that moves its score must come with `nextword leaderboard
+    --retrain --write`. (The week 3 and 5 rows once stayed stale by 0.001 and 0.05 bits per
+    character because only the cheap entries were checked.) The tolerance, a unit of the
+    table's last digit, leaves room for another CPU's floating-point rounding."""
+    keys = ["bengio", "char-lstm", "char-gpt"]
+    fresh = run_leaderboard(keys=keys, retrain=True, cache=False).set_index("key")
+    saved = committed.set_index("key")
+    for key in keys:
+        assert fresh.parameters[key] == saved.parameters[key], key
+        drift = abs(fresh.bits_per_char[key] - saved.bits_per_char[key])
+        assert drift < 1e-3, f"{key}: {fresh.bits_per_char[key]:.6f} bits/char now, {saved.bits_per_char[key]:.6f} committed"
+
+
 def test_benchmarks_readme_shows_the_committed_table(committed):
     assert readme_table() == leaderboard_table(committed, markdown=True)
 
