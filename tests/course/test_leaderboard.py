@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -261,6 +262,15 @@ def test_registry_runs_caches_and_loads_dependencies(tmp_path, monkeypatch):
     assert len(list((tmp_path / "leaderboard").glob("toy-v1-seed0-*.pt"))) == 1
     run_leaderboard(registry=registry, keys=["toy"], retrain=True)
     assert calls == [0, 0]
+    # other course code (a changed model or recipe) never reuses the cached model
+    import helpers.course.leaderboard.board as board
+
+    assert re.fullmatch(r"[0-9a-f]{12}", board.code_fingerprint())
+    monkeypatch.setattr(board, "code_fingerprint", lambda: "0" * 12)
+    run_leaderboard(registry=registry, keys=["toy"])
+    assert calls == [0, 0, 0]
+    run_leaderboard(registry=registry, keys=["toy"])
+    assert calls == [0, 0, 0]
     with pytest.raises(ValueError, match="already registered"):
         registry.add(Entry("toy", week=1, name="again", unit="character", train=train))
     with pytest.raises(ValueError, match="no leaderboard entry 'nope'"):

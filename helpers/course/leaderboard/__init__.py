@@ -32,9 +32,11 @@ vocabularies.
 **Reproducible, within a budget.** Cheap entries (the n-gram models, the character bigram)
 retrain on every run in seconds, and a test checks them against the committed
 ``leaderboard.csv``; the neural ones are cached in ``helpers.data.cache_dir()/leaderboard``
-(key, version, seed and a fingerprint of the training text name the file). The full run from
-an empty cache takes minutes (``benchmarks/README.md`` records the measured time and the
-machine); notebooks show the committed table and recompute one cheap entry live.
+(key, version, seed, a fingerprint of the training text and one of the course's source code
+name the file, so changed code retrains), and a slow test retrains them and checks the
+committed rows too. The full run from an empty cache takes minutes (``benchmarks/README.md``
+records the measured time and the machine); notebooks show the committed table and recompute
+one cheap entry live.
 
 **Where the code lives.** The canonical text, the scoring, the registry and the board are
 here, in the course tooling; the entries of weeks 1-5 are in

@@ -9,6 +9,8 @@ shipped with the package so that notebooks show it anywhere); :func:`leaderboard
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import math
 import os
@@ -55,10 +57,23 @@ def _week(upto) -> int | None:
     return int(normalise_week(upto)[4:])
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """12 hex digits of a hash of the course's Python source (every ``helpers/**/*.py``): a
+    cached model is reused only by the code that trained it, so a change to any week's model
+    or training recipe retrains it instead of scoring a stale one. Computed once per process:
+    the code that runs is the code that was imported."""
+    package = Path(__file__).resolve().parents[2]  # helpers/
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def _cache_path(entry, seed: int, fingerprint: str) -> Path:
     folder = cache_dir() / "leaderboard"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{entry.key}-v{entry.version}-seed{seed}-{fingerprint}.pt"
+    return folder / f"{entry.key}-v{entry.version}-seed{seed}-{fingerprint}-code{code_fingerprint()}.pt"
 
 
 def run_leaderboard(
@@ -74,7 +89,8 @@ def run_leaderboard(
     None), or exactly ``keys``; one row per entry with the columns :data:`COLUMNS`.
 
     Entries marked ``cached`` are kept in ``cache_dir()/leaderboard`` under their key,
-    version, ``seed`` and the fingerprint of the training text; ``retrain=True`` trains them
+    version, ``seed``, the fingerprint of the training text and that of the course's code
+    (:func:`code_fingerprint`); ``retrain=True`` trains them
     again, ``cache=False`` neither reads nor writes the cache. Training and scoring run on
     ``threads`` CPU threads (1: the same on a laptop and on a busy server) and on the CPU.
     Times are measured twice: wall clock and CPU time of this process (``*_cpu_seconds``,
