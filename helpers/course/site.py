@@ -14,6 +14,7 @@ PNG files beside the pages (``weekNN/figures/``).
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import os
@@ -113,9 +114,44 @@ def _code(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+@functools.lru_cache(maxsize=1)
+def _site_exporter():
+    """nbconvert's HTML exporter with the Markdown cells' maths typeset as MathML when the page
+    is written (the feedback pages' :func:`~helpers.grading.feedback.tex_to_mathml`), so that
+    formulas show without MathJax: offline, and before any script has loaded. TeX that
+    latex2mathml cannot read stays TeX, for the page's MathJax to typeset where it can load."""
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    from helpers.grading.feedback import tex_to_mathml
+
+    class MathMLRenderer(IPythonRenderer):
+        def block_math(self, body: str) -> str:
+            return tex_to_mathml(body, display=True) or super().block_math(body)
+
+        def inline_math(self, body: str) -> str:
+            return tex_to_mathml(body) or super().inline_math(body)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            return tex_to_mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True) or super().latex_environment(name, body)
+
+    class SiteExporter(HTMLExporter):
+        @pass_context
+        def markdown2html(self, context, source):  # HTMLExporter's, with the renderer above
+            cell = context.get("cell", {})
+            renderer = MathMLRenderer(
+                escape=False, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
+                path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+                anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options,
+            )  # fmt: skip
+            return MarkdownWithMath(renderer=renderer).render(source)
+
+    return SiteExporter
+
+
 def _write_page(nb, target: Path, week: str, source: Path, lecture: bool) -> Page:
     import nbformat
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import ExtractOutputPreprocessor, TagRemovePreprocessor
 
     nb = nbformat.from_dict(nb)
@@ -126,7 +162,7 @@ def _write_page(nb, target: Path, week: str, source: Path, lecture: bool) -> Pag
         first_code.metadata.setdefault("tags", []).append("nextword-setup")
     errors = [f"cell {i}: {o.get('ename', '')}: {o.get('evalue', '')}" for i, c in enumerate(nb.cells)
               if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]  # fmt: skip
-    exporter = HTMLExporter(template_name="lab", embed_images=False)
+    exporter = _site_exporter()(template_name="lab", embed_images=False)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"nextword-setup"}, enabled=True), enabled=True)
     exporter.register_preprocessor(ExtractOutputPreprocessor(enabled=True), enabled=True)
     resources = {"output_files_dir": "figures" if lecture else "assignment-figures", "unique_key": "output"}

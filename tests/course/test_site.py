@@ -77,6 +77,20 @@ def test_the_week_page_has_its_figures_and_no_error(week0):
 
 
 @pytest.mark.slow
+def test_the_maths_is_mathml_written_into_the_page(week0):
+    """Formulas show without MathJax (offline, before any script): week 0's TeX is MathML in
+    the page, its TeX kept as the annotation, and no convertible formula is left as $...$."""
+    pytest.importorskip("latex2mathml")
+    html = (week0 / "week00" / "index.html").read_text(encoding="utf-8")
+    formulas = re.findall(r"<math[^>]*>.*?</math>", html, re.S)
+    assert len(formulas) >= 5, "week 0 writes softmax and cross-entropy in TeX"
+    assert all('encoding="application/x-tex"' in f for f in formulas)
+    assert any("<mfrac>" in f for f in formulas) and any('display="block"' in f for f in formulas)
+    prose = re.sub(r"<math.*?</math>|<pre.*?</pre>|<code.*?</code>|<script.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"\$(?=[^$\s])[^$<]*\\[a-z]+[^$<]*\$", prose), "TeX left unconverted"
+
+
+@pytest.mark.slow
 def test_the_assignment_page_is_the_student_version(week0):
     html = (week0 / "week00" / "assignment.html").read_text(encoding="utf-8")
     assert "YOUR CODE HERE" in html and "BEGIN SOLUTION" not in html
